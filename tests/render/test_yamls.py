@@ -1,0 +1,137 @@
+"""Safe, bounded YAML/JSON loading: the data-driven cases in testdata/render/invalid, plus
+the shapes that must load (multi-document streams, Lists, dates, JSON)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.render.conftest import TESTDATA
+from tether import render
+from tether.render import yamls
+
+LIMITS = render.RenderLimits()
+INVALID = sorted((TESTDATA / "invalid").glob("*.yaml"))
+
+
+def _expectation(path: Path) -> tuple[str, str]:
+    first = path.read_text().splitlines()[0]
+    kind, _, message = first.removeprefix("# expect: ").partition(": ")
+    return kind, message
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_documents_fail_with_a_clear_message(path: Path) -> None:
+    kind, message = _expectation(path)
+    started = time.perf_counter()
+    with pytest.raises(render.RenderError) as caught:
+        yamls.load_all(path.read_text(), LIMITS, path.name)
+    assert type(caught.value).__name__ == kind
+    assert str(caught.value) == message
+    assert time.perf_counter() - started < 2.0  # bombs are refused, not expanded
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_error_messages_never_quote_document_values(path: Path) -> None:
+    with pytest.raises(render.RenderError) as caught:
+        yamls.load_all(path.read_text(), LIMITS, path.name)
+    for secret in ("correct-horse-battery-staple", "s3cr3t", "hunter2", "pwned"):
+        assert secret not in str(caught.value)
+
+
+def test_streams_skip_empty_documents_and_unwrap_lists() -> None:
+    text = """
+---
+# comment only
+---
+apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}
+---
+apiVersion: v1
+kind: ConfigMapList
+items: null
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {generateName: migrate-}
+"""
+    bodies = yamls.load_all(text, LIMITS, "stream")
+    assert [(b["kind"], b["metadata"]) for b in bodies] == [
+        ("ConfigMap", {"name": "a"}),
+        ("ConfigMap", {"name": "b"}),
+        ("Job", {"generateName": "migrate-"}),
+    ]
+
+
+def test_values_keep_their_json_meaning() -> None:
+    text = """
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: types
+  annotations: {released: 2024-05-01, at: 2024-05-01T10:00:00Z}
+data: {true: yes, 2: two, ~: none}
+"""
+    (body,) = yamls.load_all(text, LIMITS, "types")
+    assert body["metadata"]["annotations"] == {
+        "released": "2024-05-01",
+        "at": "2024-05-01T10:00:00Z",
+    }
+    assert body["data"] == {"true": True, "2": "two", "null": "none"}
+
+
+def test_aliases_are_expanded_into_independent_copies() -> None:
+    text = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: shared, labels: &labels {app: web}}
+data: {labels: *labels}
+"""
+    (body,) = yamls.load_all(text, LIMITS, "aliases")
+    assert body["data"]["labels"] == body["metadata"]["labels"]
+    assert body["data"]["labels"] is not body["metadata"]["labels"]
+
+
+def test_node_limit_counts_every_alias_reference() -> None:
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: &a [1, 2, 3], b: [*a, *a]}"
+    )
+    small = render.RenderLimits(max_nodes=10)
+    with pytest.raises(render.TooComplex, match="more than 10 nodes"):
+        yamls.load_all(text, small, "count")
+    assert yamls.load_all(text, render.RenderLimits(max_nodes=20), "count")
+    # Nodes are counted per document: a long, honest stream is not refused.
+    assert (
+        len(yamls.load_all(f"{text}\n---\n{text}", render.RenderLimits(max_nodes=20), "two")) == 2
+    )
+
+
+def test_document_count_is_bounded() -> None:
+    text = "".join(
+        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n" for i in range(6)
+    )
+    with pytest.raises(render.TooComplex, match="more than 5 documents"):
+        yamls.load_all(text, render.RenderLimits(max_documents=5), "many")
+
+
+def test_json_files_hold_one_object_a_list_or_an_array() -> None:
+    one = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x\\/y"}}'
+    assert yamls.load_json(one, LIMITS, "one.json")[0]["metadata"]["name"] == "x/y"
+    array = f"[{one}, {one}]"
+    assert len(yamls.load_json(array, LIMITS, "array.json")) == 2
+    with pytest.raises(render.InvalidManifest, match=r"bad.json: invalid JSON at line 1, column 2"):
+        yamls.load_json("{oops}", LIMITS, "bad.json")
+    deep = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}, "x": '
+    with pytest.raises(render.TooComplex):
+        yamls.load_json(deep + "[" * 100_000 + "]" * 100_000 + "}", LIMITS, "deep.json")
+
+
+def test_load_data_bounds_plain_yaml_too() -> None:
+    assert yamls.load_data("a: {b: [1, 2]}", LIMITS, "values") == {"a": {"b": [1, 2]}}
+    with pytest.raises(render.TooComplex):
+        yamls.load_data("a: &a [*a]", LIMITS, "values")
