@@ -5,10 +5,12 @@ from __future__ import annotations
 import typer
 
 from tether import __version__
-from tether.cli import dev
+from tether.cli import apps, dev, install
 
 app = typer.Typer(help="tether: GitOps continuous delivery for Kubernetes.", no_args_is_help=True)
 app.add_typer(dev.app, name="dev")
+app.add_typer(apps.app, name="app")
+app.command("install")(install.install)
 
 
 @app.command()

@@ -16,7 +16,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # progress, messages and errors
+out = Console()  # the data a command was asked for (tables, views), so it can be piped
 
 
 class StepProgress:

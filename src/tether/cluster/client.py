@@ -242,9 +242,10 @@ class KubeClient:
         force: bool = False,
         dry_run: bool = False,
         subresource: str | None = None,
+        field_validation: str = "Strict",
     ) -> Body:
         """Server-side apply `obj` as `field_manager`; 409 Conflict unless `force`."""
-        params = {"fieldManager": field_manager}
+        params = {"fieldManager": field_manager, "fieldValidation": field_validation}
         if force:
             params["force"] = "true"
         if dry_run:

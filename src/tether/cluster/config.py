@@ -42,7 +42,7 @@ def _ca_only(ctx: ssl.SSLContext) -> ssl.SSLContext:
     return fresh
 
 
-def _from_single(single: SingleConfig, name: str) -> ClusterConfig:
+def from_single(single: SingleConfig, name: str) -> ClusterConfig:
     user = single.user
     if user is None:
         raise ValueError(f"kubeconfig context {name!r} names no user")
@@ -62,10 +62,10 @@ def from_kubeconfig(path: str | Path, context: str | None = None) -> ClusterConf
     single = kube.get(context_name=context)
     if single is None:
         raise ValueError(f"kubeconfig {path} has no context {context or '(current)'}")
-    return _from_single(single, single.context_name)
+    return from_single(single, single.context_name)
 
 
 def in_cluster() -> ClusterConfig:
     single = KubeConfig.from_service_account().get()
     assert single is not None  # a service-account config always has its one context
-    return _from_single(single, "in-cluster")
+    return from_single(single, "in-cluster")

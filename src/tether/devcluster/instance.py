@@ -226,6 +226,7 @@ async def up(options: UpOptions, report: Report, progress: tools.Progress) -> Up
     await asyncio.to_thread(tools.ensure, tools.CLUSTER_TOOLS, progress)
     current = status(layout)
     if current.state == "running" and current.record is not None:
+        _refresh_kwok_stages(layout, report)
         return UpResult(layout.name, layout.kubeconfig, True, 0.0, 0.0, current.record)
     record = _prepare(layout, options)
     if current.state == "stopped":
@@ -237,6 +238,18 @@ async def up(options: UpOptions, report: Report, progress: tools.Progress) -> Up
         starter.rollback()
         raise
     return UpResult(layout.name, layout.kubeconfig, False, ready_at, nodes_at, record)
+
+
+def _refresh_kwok_stages(layout: InstanceLayout, report: Report) -> None:
+    """kwok reads its stages only at start: restart it when the pinned stages changed."""
+    wanted = _kwok_config()
+    config = layout.root / "kwok.yaml"
+    if config.read_text() == wanted:
+        return
+    config.write_text(wanted)
+    processes.stop(layout.pid_file("kwok"))
+    processes.start(components.kwok(layout).argv, layout.log_file("kwok"), layout.pid_file("kwok"))
+    report("restarted kwok: its stage definitions changed")
 
 
 def down(name: str, *, purge: bool = False, home: Path | None = None) -> list[str]:

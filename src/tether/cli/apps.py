@@ -1,0 +1,357 @@
+"""`tether app`: create, inspect, diff, sync, wait for, roll back and delete Applications."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from tether.cli.common import connection_options, fail, run
+from tether.cli.progress import console, out
+from tether.engine.operation import OperationPhase, OperationState
+from tether.reconcile.apps import Application
+from tether.reconcile.compare import Comparison, diff_summary
+from tether.reconcile.syncing import StepEvent
+from tether.reconcile.targets import TargetError
+from tether.service import apps as use
+from tether.service.runtime import Runtime
+
+app = typer.Typer(help="Manage Applications.", callback=connection_options, no_args_is_help=True)
+
+_COLOURS = {
+    "Synced": "green",
+    "OutOfSync": "yellow",
+    "Healthy": "green",
+    "Progressing": "blue",
+    "Degraded": "red",
+    "Missing": "yellow",
+    "Suspended": "magenta",
+    "Unknown": "dim",
+    "Succeeded": "green",
+    "Failed": "red",
+    "Error": "red",
+    "Running": "blue",
+}
+
+
+def _badge(value: str | None) -> str:
+    value = value or "Unknown"
+    return f"[{_COLOURS.get(value, 'white')}]{value}[/]"
+
+
+def _dump(data: Any, output: str) -> None:
+    if output == "json":
+        typer.echo(json.dumps(data, indent=2, sort_keys=False))
+    else:
+        typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+
+
+@app.command()
+def create(
+    name: str = typer.Argument(...),
+    repo: str = typer.Option(..., "--repo", help="Git repository URL."),
+    path: str = typer.Option(".", "--path", help="Directory in the repository."),
+    revision: str = typer.Option("HEAD", "--revision", help="Branch, tag, semver range or SHA."),
+    dest_cluster: str = typer.Option("in-cluster", "--dest-cluster"),
+    dest_namespace: str = typer.Option("", "--dest-namespace"),
+    project: str = typer.Option("default", "--project"),
+    sync_policy: str = typer.Option("manual", "--sync-policy", help="manual or automated"),
+    self_heal: bool = typer.Option(False, "--self-heal"),
+    auto_prune: bool = typer.Option(False, "--auto-prune"),
+    allow_empty: bool = typer.Option(False, "--allow-empty"),
+    sync_option: list[str] = typer.Option([], "--sync-option", help="e.g. CreateNamespace=true"),
+    values: list[str] = typer.Option([], "--values", help="Helm value file (repeatable)."),
+    helm_set: list[str] = typer.Option([], "--helm-set", help="Helm parameter name=value."),
+    release_name: str = typer.Option("", "--release-name"),
+    kustomize_image: list[str] = typer.Option([], "--kustomize-image"),
+    directory_recurse: bool = typer.Option(False, "--directory-recurse"),
+    label: list[str] = typer.Option([], "--label", help="key=value label on the Application."),
+    upsert: bool = typer.Option(False, "--upsert", help="Replace the spec if the app exists."),
+) -> None:
+    """Create an Application (idempotent when the spec is the same)."""
+    if sync_policy not in ("manual", "automated", "none"):
+        raise fail("--sync-policy must be manual or automated")
+    opts = use.CreateOptions(
+        name=name,
+        repo_url=repo,
+        path=path,
+        revision=revision,
+        dest_cluster=dest_cluster,
+        dest_namespace=dest_namespace,
+        project=project,
+        automated=sync_policy == "automated",
+        self_heal=self_heal,
+        auto_prune=auto_prune,
+        allow_empty=allow_empty,
+        sync_options=tuple(sync_option),
+        helm_value_files=tuple(values),
+        helm_parameters=tuple(helm_set),
+        release_name=release_name,
+        kustomize_images=tuple(kustomize_image),
+        directory_recurse=directory_recurse,
+        labels=dict(lbl.split("=", 1) for lbl in label),
+        upsert=upsert,
+    )
+    created = run(lambda rt: use.create(rt, opts))
+    console.print(f"application [bold]{created.ref}[/bold] created")
+
+
+def _summary(app: Application) -> dict[str, Any]:
+    status = app.status
+    op = status.get("operationState") or {}
+    return {
+        "name": app.ref.name,
+        "namespace": app.ref.namespace,
+        "project": app.raw_spec.get("project", "default"),
+        "sync": (status.get("sync") or {}).get("status", "Unknown"),
+        "health": (status.get("health") or {}).get("status", "Unknown"),
+        "revision": (status.get("sync") or {}).get("revision", ""),
+        "operation": op.get("phase", ""),
+        "destination": app.raw_spec.get("destination", {}),
+    }
+
+
+@app.command("list")
+def list_apps(
+    output: str = typer.Option("table", "-o", "--output", help="table, wide, json or yaml"),
+) -> None:
+    """List Applications with sync and health."""
+    apps: list[Application] = run(lambda rt: rt.store.list(rt.settings.namespace))
+    if output in ("json", "yaml"):
+        _dump([_summary(a) for a in apps], output)
+        return
+    table = Table(
+        "NAME", "SYNC", "HEALTH", "REVISION" if output == "wide" else "OPERATION", box=None
+    )
+    for a in apps:
+        s = _summary(a)
+        table.add_row(
+            s["name"],
+            _badge(s["sync"]),
+            _badge(s["health"]),
+            s["revision"] if output == "wide" else s["operation"],
+        )
+    out.print(table)
+
+
+@app.command()
+def get(
+    name: str,
+    output: str = typer.Option("table", "-o", "--output", help="table, wide, json or yaml"),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Compare with Git and the cluster first."
+    ),
+) -> None:
+    """Show an Application: sync, health, conditions, operation and resources."""
+
+    async def use_case(rt: Runtime) -> Application:
+        found = await use.get(rt, name)
+        return (await rt.engine.refresh(found.ref)).app if refresh else found
+
+    found = run(use_case)
+    if output in ("json", "yaml"):
+        _dump(found.body, output)
+        return
+    _print_app(found, wide=output == "wide")
+
+
+def _print_app(found: Application, wide: bool) -> None:
+    s = _summary(found)
+    status = found.status
+    out.print(f"[bold]{s['namespace']}/{s['name']}[/bold]  project {s['project']}")
+    out.print(
+        f"sync {_badge(s['sync'])}  health {_badge(s['health'])}  revision {s['revision'] or '-'}"
+    )
+    health_msg = (status.get("health") or {}).get("message")
+    if health_msg:
+        out.print(f"health: {health_msg}")
+    for cond in status.get("conditions") or []:
+        out.print(
+            f"condition {cond['type']}={cond['status']} ({cond.get('reason', '')}) "
+            f"{cond.get('message', '')}"
+        )
+    op = status.get("operationState")
+    if op:
+        out.print(f"last operation: {_badge(op.get('phase'))} {op.get('message', '')}")
+    table = Table(
+        "GROUP",
+        "KIND",
+        "NAMESPACE",
+        "NAME",
+        "SYNC",
+        "HEALTH",
+        *(["MESSAGE"] if wide else []),
+        box=None,
+    )
+    for r in status.get("resources") or []:
+        health = r.get("health") or {}
+        sync = r.get("status", "") + (" (prune)" if r.get("requiresPruning") else "")
+        row = [
+            r.get("group", ""),
+            r["kind"],
+            r.get("namespace", ""),
+            r["name"],
+            sync,
+            _badge(health.get("status")),
+        ]
+        table.add_row(*row, *([health.get("message", "")] if wide else []))
+    out.print(table)
+
+
+@app.command()
+def diff(
+    name: str,
+    local: Path | None = typer.Option(
+        None, "--local", help="Compare a local directory instead of Git."
+    ),
+    output: str = typer.Option("text", "-o", "--output", help="text or json"),
+) -> None:
+    """Show what a sync would change. Exit 0: no diff, 1: diff, 2: error (like kubectl diff)."""
+
+    async def use_case(rt: Runtime) -> Comparison:
+        found = await use.get(rt, name)
+        try:
+            return await use.compare(rt, found, local)
+        except TargetError as exc:
+            raise use.UseCaseError(f"{exc.reason}: {exc.message}") from None
+
+    comparison = run(use_case, error_code=2)
+    changed = [r for r in comparison.resources if r.diff.changed]
+    if output == "json":
+        typer.echo(
+            json.dumps(
+                {"revision": str(comparison.targets.revision), **diff_summary(comparison)}, indent=2
+            )
+        )
+    else:
+        for r in changed:
+            typer.echo(r.diff.text if r.diff.text else f"=== {r.key}: {r.diff.action}")
+    raise typer.Exit(1 if changed else 0)
+
+
+@app.command()
+def manifests(
+    name: str,
+    local: Path | None = typer.Option(
+        None, "--local", help="Render a local directory instead of Git."
+    ),
+) -> None:
+    """Print the rendered target manifests (Secret values masked)."""
+
+    async def use_case(rt: Runtime) -> Comparison:
+        found = await use.get(rt, name)
+        try:
+            return await use.compare(rt, found, local)
+        except TargetError as exc:
+            raise use.UseCaseError(f"{exc.reason}: {exc.message}") from None
+
+    comparison = run(use_case)
+    typer.echo(yaml.safe_dump_all(use.masked_manifests(comparison), sort_keys=False).rstrip())
+
+
+def _progress(event: StepEvent) -> None:
+    styles = {
+        "stage": "bold",
+        "failed": "red",
+        "finished": "green",
+        "waiting": "dim",
+        "pruned": "yellow",
+    }
+    console.print(
+        f"[{styles.get(event.kind, 'white')}]{event.kind:>8}[/] {event.message}", soft_wrap=True
+    )
+
+
+def _print_result(state: OperationState) -> None:
+    console.print(f"operation {_badge(str(state.phase))}: {state.message}")
+    if state.phase is not OperationPhase.SUCCEEDED:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sync(
+    name: str,
+    prune: bool = typer.Option(False, "--prune", help="Delete objects that left the source."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Report what would change; change nothing."
+    ),
+    resource: list[str] = typer.Option([], "--resource", help="GROUP:KIND:NAME (repeatable)."),
+    revision: str = typer.Option(
+        "", "--revision", help="Sync to this revision instead of the spec's."
+    ),
+    timeout: float = typer.Option(600, "--timeout", help="Seconds to wait for the sync to finish."),
+) -> None:
+    """Sync an Application, showing waves, hooks and per-object results as they happen."""
+    args = use.SyncArgs(
+        prune=prune, dry_run=dry_run, resources=tuple(resource), revision=revision, timeout=timeout
+    )
+    _print_result(run(lambda rt: use.sync(rt, name, args, _progress)))
+
+
+@app.command()
+def wait(
+    name: str,
+    synced: bool = typer.Option(False, "--sync", help="Until Synced."),
+    healthy: bool = typer.Option(False, "--health", help="Until Healthy."),
+    operation: bool = typer.Option(False, "--operation", help="Until no operation is running."),
+    timeout: float = typer.Option(300, "--timeout"),
+) -> None:
+    """Wait until the Application is synced and/or healthy (default: both)."""
+    want = use.WaitFor(
+        synced or not (healthy or operation), healthy or not (synced or operation), operation
+    )
+    found = run(lambda rt: use.wait(rt, name, want, timeout))
+    s = _summary(found)
+    console.print(f"{name}: sync {_badge(s['sync'])} health {_badge(s['health'])}")
+
+
+@app.command()
+def history(name: str, output: str = typer.Option("table", "-o", "--output")) -> None:
+    """Past successful syncs (newest last)."""
+    found = run(lambda rt: use.get(rt, name))
+    entries = use.history(found)
+    if output in ("json", "yaml"):
+        _dump(entries, output)
+        return
+    table = Table("ID", "DEPLOYED", "REVISION", "BY", "AUTHOR", "MESSAGE", box=None)
+    for h in entries:
+        by = h.get("initiatedBy") or {}
+        table.add_row(
+            str(h["id"]),
+            h.get("deployedAt", ""),
+            h.get("revision", ""),
+            "automated" if by.get("automated") else by.get("username", ""),
+            h.get("author", ""),
+            (h.get("message") or "").splitlines()[0] if h.get("message") else "",
+        )
+    out.print(table)
+
+
+@app.command()
+def rollback(
+    name: str,
+    entry_id: int = typer.Argument(..., help="History id to roll back to."),
+    prune: bool = typer.Option(False, "--prune"),
+    timeout: float = typer.Option(600, "--timeout"),
+) -> None:
+    """Sync the revision and source of a history entry."""
+    args = use.SyncArgs(prune=prune, timeout=timeout)
+    _print_result(run(lambda rt: use.rollback(rt, name, entry_id, args, _progress)))
+
+
+@app.command()
+def delete(
+    name: str,
+    cascade: bool = typer.Option(
+        True, "--cascade/--no-cascade", help="Also delete the objects it owns."
+    ),
+) -> None:
+    """Delete an Application (by default with the objects it owns)."""
+    deleted = run(lambda rt: use.delete(rt, name, cascade, _progress))
+    console.print(
+        f"application {name} deleted" + (f" with {len(deleted)} object(s)" if cascade else "")
+    )

@@ -1,0 +1,217 @@
+"""Targets: what the cluster should hold for one app at pinned revisions.
+
+Resolves each source's revision (or takes the pinned ones of a running operation), reads snapshots,
+renders every rendering source (lending `ref` sources' files to Helm value files), then prepares
+the manifests for the destination: namespaces defaulted by scope (from discovery, or from CRDs in
+the same render), duplicates refused, hooks set apart, tracking ids added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tether import render
+from tether.cluster import errors as api_errors
+from tether.cluster.client import KubeClient
+from tether.engine import hooks, tracking
+from tether.engine.conditions import Reason
+from tether.engine.tracking import AppRef
+from tether.model.app import Source
+from tether.model.resources import Body, ResourceKey, group_of
+from tether.model.revisions import CommitInfo, ResolvedRevision, Snapshot
+
+
+class SourceBackend(Protocol):
+    async def resolve(self, repo_url: str, target_revision: str) -> ResolvedRevision: ...
+
+    async def snapshot(self, repo_url: str, revision: ResolvedRevision) -> Snapshot: ...
+
+
+class TargetError(Exception):
+    """Why there are no targets: a reason constant, a message, and whether retrying can help."""
+
+    def __init__(self, reason: Reason, message: str, *, stalled: bool) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.stalled = stalled
+
+
+@dataclass(frozen=True)
+class Targets:
+    sources: tuple[Source, ...]
+    revisions: tuple[ResolvedRevision, ...]  # one per source, same order
+    commit: CommitInfo  # of the first rendering source
+    objects: tuple[Body, ...]
+    hooks: tuple[Body, ...]
+
+    @property
+    def revision(self) -> ResolvedRevision:
+        return self.revisions[_primary_index(self.sources)]
+
+    def keys(self) -> set[ResourceKey]:
+        return {ResourceKey.of(o) for o in self.objects}
+
+
+def _primary_index(sources: Sequence[Source]) -> int:
+    return next((i for i, s in enumerate(sources) if s.ref == "" or s.helm is not None), 0)
+
+
+async def resolve_revisions(
+    sources: Sequence[Source], git: SourceBackend, override: str = ""
+) -> tuple[ResolvedRevision, ...]:
+    primary = _primary_index(sources)
+
+    async def one(index: int, source: Source) -> ResolvedRevision:
+        wanted = override if override and index == primary else source.target_revision
+        return await git.resolve(source.repo_url, wanted)
+
+    try:
+        return tuple(await asyncio.gather(*(one(i, s) for i, s in enumerate(sources))))
+    except Exception as exc:
+        raise TargetError(
+            Reason.SOURCE_UNAVAILABLE, f"cannot resolve revision: {exc}", stalled=False
+        ) from exc
+
+
+async def _snapshots(
+    sources: Sequence[Source], revisions: Sequence[ResolvedRevision], git: SourceBackend
+) -> list[Snapshot]:
+    try:
+        return list(
+            await asyncio.gather(
+                *(git.snapshot(s.repo_url, r) for s, r in zip(sources, revisions, strict=True))
+            )
+        )
+    except Exception as exc:
+        raise TargetError(
+            Reason.SOURCE_UNAVAILABLE, f"cannot read source: {exc}", stalled=False
+        ) from exc
+
+
+async def _render_all(
+    sources: Sequence[Source], snapshots: Sequence[Snapshot], context: render.RenderContext
+) -> list[Body]:
+    refs = {s.ref: snap for s, snap in zip(sources, snapshots, strict=True) if s.ref}
+    rendering = [
+        (s, snap) for s, snap in zip(sources, snapshots, strict=True) if s in _rendering(sources)
+    ]
+    try:
+        results = await asyncio.gather(
+            *(render.render(snap, s, context, refs=refs) for s, snap in rendering)
+        )
+    except render.RenderError as exc:
+        raise TargetError(Reason.RENDER_FAILED, str(exc), stalled=True) from exc
+    return [m for result in results for m in result.manifests]
+
+
+def _rendering(sources: Sequence[Source]) -> list[Source]:
+    """Sources that render manifests: all but pure `ref` sources without a path."""
+    return [s for s in sources if not (s.ref and s.helm is None and s.path in ("", "."))]
+
+
+class _Scopes:
+    """Whether a kind is namespaced: discovery first, then CRDs rendered alongside."""
+
+    def __init__(self, dest: KubeClient, manifests: Sequence[Body]) -> None:
+        self.dest = dest
+        self.rendered_crds: dict[tuple[str, str], bool] = {
+            (c["spec"]["group"], c["spec"]["names"]["kind"]): c["spec"].get("scope") == "Namespaced"
+            for c in manifests
+            if c.get("kind") == "CustomResourceDefinition" and isinstance(c.get("spec"), dict)
+        }
+
+    async def namespaced(self, obj: Body) -> bool:
+        try:
+            return (await self.dest.resource(obj["apiVersion"], obj["kind"])).namespaced
+        except api_errors.UnknownResource:
+            key = (group_of(str(obj["apiVersion"])), str(obj["kind"]))
+            if key in self.rendered_crds:
+                return self.rendered_crds[key]
+            raise TargetError(
+                Reason.RENDER_FAILED,
+                f"{obj['kind']} ({obj['apiVersion']}) is not served by the destination cluster and "
+                "no CustomResourceDefinition for it is part of this app",
+                stalled=True,
+            ) from None
+
+
+async def _place(obj: Body, scopes: _Scopes, default_namespace: str) -> Body:
+    placed = copy.deepcopy(obj)  # rendered objects are shared with the render cache
+    meta = placed.setdefault("metadata", {})
+    if await scopes.namespaced(obj):
+        if not meta.get("namespace"):
+            if not default_namespace:
+                raise TargetError(
+                    Reason.RENDER_FAILED,
+                    f"{ResourceKey.of(obj)} is namespaced but sets no namespace and the app has no "
+                    "destination.namespace",
+                    stalled=True,
+                )
+            meta["namespace"] = default_namespace
+    else:
+        meta.pop("namespace", None)
+    return placed
+
+
+def _refuse_duplicates(objects: Sequence[Body]) -> None:
+    seen: set[ResourceKey] = set()
+    for obj in objects:
+        key = ResourceKey.of(obj)
+        if key in seen:
+            raise TargetError(
+                Reason.RENDER_FAILED, f"{key} is rendered more than once", stalled=True
+            )
+        seen.add(key)
+
+
+async def destination_facts(dest: KubeClient) -> tuple[str, tuple[str, ...]]:
+    """The destination's Kubernetes version and served API versions (for Helm's capabilities)."""
+    version: dict[str, Any] = await dest.request("GET", "/version")
+    index = await dest.resources()
+    api_versions = sorted(
+        {r.api_version for r in index.resources}
+        | {f"{r.api_version}/{r.kind}" for r in index.resources}
+    )
+    return str(version.get("gitVersion", "")), tuple(api_versions)
+
+
+async def build(
+    app: AppRef,
+    sources: Sequence[Source],
+    revisions: Sequence[ResolvedRevision],
+    git: SourceBackend,
+    dest: KubeClient,
+    namespace: str,
+) -> Targets:
+    snapshots = await _snapshots(sources, revisions, git)
+    try:
+        kube_version, api_versions = await destination_facts(dest)
+    except api_errors.ApiError as exc:
+        raise TargetError(
+            Reason.CLUSTER_UNAVAILABLE, f"destination cluster: {exc}", stalled=False
+        ) from exc
+    context = render.RenderContext(app.name, namespace, kube_version, api_versions)
+    manifests = await _render_all(sources, snapshots, context)
+    scopes = _Scopes(dest, manifests)
+    placed = [await _place(m, scopes, namespace) for m in manifests]
+    try:
+        hook_objects = [m for m in placed if hooks.is_hook(m)]
+        for hook in hook_objects:
+            hooks.hook_types(hook)  # validates the annotation early
+    except hooks.HookError as exc:
+        raise TargetError(Reason.RENDER_FAILED, str(exc), stalled=True) from exc
+    objects = [tracking.with_tracking(m, app) for m in placed if not hooks.is_hook(m)]
+    _refuse_duplicates(objects)
+    primary = _primary_index(sources)
+    return Targets(
+        tuple(sources),
+        tuple(revisions),
+        snapshots[primary].commit,
+        tuple(objects),
+        tuple(hook_objects),
+    )

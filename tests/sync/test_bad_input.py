@@ -1,0 +1,181 @@
+"""Bad input applies and prunes nothing, and says clearly why: render errors, empty renders, an
+unreachable repository, paths and symlinks that leave the repository."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import CLUSTER_NAME
+from tests.support import audit
+from tests.support.gitserver import Symlink
+from tests.support.waiting import condition
+from tests.sync import manifests as m
+from tests.sync.conftest import Repo
+from tether.cluster.client import KubeClient
+from tether.engine.operation import OperationPhase
+from tether.service import apps as use
+from tether.service.runtime import Runtime
+
+pytestmark = pytest.mark.cluster
+
+
+async def _synced_app(rt: Runtime, repo: Repo, name: str, namespace: str, **kw: object) -> None:
+    repo.commit(
+        "good",
+        {
+            "app/cm.yaml": m.dump(m.config_map("keep-me")),
+            "app/web.yaml": m.dump(m.deployment("web")),
+        },
+    )
+    await use.create(
+        rt,
+        use.CreateOptions(name=name, repo_url=repo.url, path="app", dest_namespace=namespace, **kw),
+    )  # type: ignore[arg-type]
+    assert (
+        await use.sync(rt, name, use.SyncArgs(), lambda _: None)
+    ).phase is OperationPhase.SUCCEEDED
+
+
+def _tether_writes(namespace: str, since: str) -> list[audit.Write]:
+    return [
+        w
+        for w in audit.writes(CLUSTER_NAME, namespace, since)
+        if not w.dry_run and w.resource not in ("applications",) and w.user == "tether-admin"
+    ]
+
+
+async def _assert_nothing_changed(
+    rt: Runtime, kube: KubeClient, namespace: str, name: str, since: str
+) -> dict:
+    assert _tether_writes(namespace, since) == []
+    assert await kube.get_or_none("v1", "ConfigMap", "keep-me", namespace) is not None
+    assert await kube.get_or_none("apps/v1", "Deployment", "web", namespace) is not None
+    return (await use.get(rt, name)).status
+
+
+@pytest.mark.parametrize(
+    ("case", "files", "reason", "words"),
+    [
+        (
+            "broken-yaml",
+            {"app/cm.yaml": "kind: ConfigMap\nmetadata: {name: [unclosed\n"},
+            "RenderFailed",
+            "cm.yaml",
+        ),
+        ("not-an-object", {"app/cm.yaml": "just: a map\n"}, "RenderFailed", "cm.yaml"),
+        (
+            "python-tag",
+            {"app/cm.yaml": "!!python/object/apply:os.system ['true']\n"},
+            "RenderFailed",
+            "cm.yaml",
+        ),
+        (
+            "escaping-symlink",
+            {"app/cm.yaml": Symlink("../../../../../../etc/hostname")},
+            "RenderFailed",
+            "cm.yaml",
+        ),
+    ],
+)
+async def test_render_failure_applies_and_prunes_nothing(
+    rt: Runtime,
+    make_repo: Callable[[], Repo],
+    namespace: str,
+    kube: KubeClient,
+    case: str,
+    files: dict,
+    reason: str,
+    words: str,
+) -> None:
+    repo = make_repo()
+    await _synced_app(rt, repo, case, namespace)
+    repo.commit("bad", files, remove=("app/web.yaml",))
+    since = audit.now_marker()
+
+    state = await use.sync(rt, case, use.SyncArgs(prune=True), lambda _: None)
+
+    assert state.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
+    assert words in state.message
+    status = await _assert_nothing_changed(rt, kube, namespace, case, since)
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == reason and words in ready["message"]
+    assert condition({"status": status}, "Stalled") == "True"
+
+
+async def test_empty_render_is_refused(
+    rt: Runtime, make_repo: Callable[[], Repo], namespace: str, kube: KubeClient
+) -> None:
+    repo = make_repo()
+    await _synced_app(rt, repo, "empty", namespace)
+    repo.commit(
+        "oops, everything gone",
+        {"app/README.md": "nothing here\n"},
+        remove=("app/cm.yaml", "app/web.yaml"),
+    )
+    since = audit.now_marker()
+
+    state = await use.sync(rt, "empty", use.SyncArgs(prune=True), lambda _: None)
+
+    assert state.phase is OperationPhase.FAILED
+    assert "empty" in state.message and "allowEmpty" in state.message
+    await _assert_nothing_changed(rt, kube, namespace, "empty", since)
+
+
+async def test_unreachable_repository_keeps_the_last_good_state(
+    rt: Runtime, make_repo: Callable[[], Repo], namespace: str, kube: KubeClient
+) -> None:
+    repo = make_repo()
+    await _synced_app(rt, repo, "gone", namespace)
+    app = await use.get(rt, "gone")
+    await rt.store.patch(
+        app.ref, {"spec": {"source": {"repoURL": "git://127.0.0.1:9/nowhere.git"}}}
+    )
+    since = audit.now_marker()
+
+    refreshed = await rt.engine.refresh(app.ref)
+    state = await use.sync(rt, "gone", use.SyncArgs(prune=True), lambda _: None)
+
+    assert refreshed.error is not None and refreshed.error.reason == "SourceUnavailable"
+    assert state.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
+    assert "127.0.0.1:9" in state.message
+    status = await _assert_nothing_changed(rt, kube, namespace, "gone", since)
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "SourceUnavailable"
+    assert condition({"status": status}, "Stalled") == "False"  # retrying can help: not stalled
+
+
+async def test_helm_value_file_outside_the_repository_is_refused(
+    rt: Runtime, make_repo: Callable[[], Repo], namespace: str
+) -> None:
+    repo = make_repo()
+    repo.commit(
+        "chart",
+        {
+            "chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+            "chart/templates/cm.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+                "data: {v: {{ .Values.v | quote }}}\n"
+            ),
+            "chart/values.yaml": "v: x\n",
+            "chart/evil.yaml": Symlink("/etc/passwd"),
+        },
+    )
+    for bad in ("../../../../etc/passwd", "/etc/passwd", "evil.yaml"):
+        name = f"helm-{abs(hash(bad)) % 10000}"
+        await use.create(
+            rt,
+            use.CreateOptions(
+                name=name,
+                repo_url=repo.url,
+                path="chart",
+                dest_namespace=namespace,
+                helm_value_files=(bad,),
+            ),
+        )
+        state = await use.sync(rt, name, use.SyncArgs(), lambda _: None)
+        assert state.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
+        assert any(w in state.message for w in ("outside", "leaves the repository", "escape")), (
+            state.message
+        )
