@@ -3,6 +3,9 @@ runtime whose Applications live in the test's own namespace."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -74,3 +77,24 @@ async def rt(
     )
     async with open_runtime(settings) as runtime:
         yield runtime
+
+
+def tether_cli(cluster: Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `tether app ...` as a user would, against the test cluster and namespace."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tether",
+            "app",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "-N",
+            namespace,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=300,
+    )

@@ -3,9 +3,6 @@ progress, wait, history, rollback, delete; and the CRD's schema served for `kube
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
@@ -14,30 +11,10 @@ import yaml
 from tests.conftest import Cluster
 from tests.support.waiting import wait_for
 from tests.sync import manifests as m
-from tests.sync.conftest import Repo
+from tests.sync.conftest import Repo, tether_cli
 from tether.cluster.client import KubeClient
 
 pytestmark = pytest.mark.cluster
-
-
-def tether(cluster: Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tether",
-            "app",
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "-N",
-            namespace,
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=300,
-    )
 
 
 async def test_app_lifecycle_through_the_cli(
@@ -52,7 +29,7 @@ async def test_app_lifecycle_through_the_cli(
         "v1",
         {"app/web.yaml": m.dump(m.deployment("web", 1), m.config_map("web-config", {"v": "1"}))},
     )
-    create = tether(
+    create = tether_cli(
         cluster,
         namespace,
         "create",
@@ -65,7 +42,7 @@ async def test_app_lifecycle_through_the_cli(
         namespace,
     )
     assert create.returncode == 0, create.stderr
-    again = tether(
+    again = tether_cli(
         cluster,
         namespace,
         "create",
@@ -78,37 +55,39 @@ async def test_app_lifecycle_through_the_cli(
         namespace,
     )
     assert again.returncode == 0, again.stderr  # same spec: idempotent
-    other = tether(cluster, namespace, "create", "web", "--repo", repo.url, "--path", "elsewhere")
+    other = tether_cli(
+        cluster, namespace, "create", "web", "--repo", repo.url, "--path", "elsewhere"
+    )
     assert other.returncode == 1 and "--upsert" in other.stderr
 
-    assert tether(cluster, namespace, "diff", "web").returncode == 1
-    synced = tether(cluster, namespace, "sync", "web")
+    assert tether_cli(cluster, namespace, "diff", "web").returncode == 1
+    synced = tether_cli(cluster, namespace, "sync", "web")
     assert synced.returncode == 0, synced.stderr
     assert (
         "Sync wave 0" in synced.stderr
         and "Deployment.apps" in synced.stderr
         and "Succeeded" in synced.stderr
     )
-    assert tether(cluster, namespace, "wait", "web", "--timeout", "60").returncode == 0
-    assert tether(cluster, namespace, "diff", "web").returncode == 0
+    assert tether_cli(cluster, namespace, "wait", "web", "--timeout", "60").returncode == 0
+    assert tether_cli(cluster, namespace, "diff", "web").returncode == 0
 
     repo.commit(
         "v2",
         {"app/web.yaml": m.dump(m.deployment("web", 2), m.config_map("web-config", {"v": "2"}))},
     )
-    assert tether(cluster, namespace, "sync", "web").returncode == 0
-    history = yaml.safe_load(tether(cluster, namespace, "history", "web", "-o", "yaml").stdout)
+    assert tether_cli(cluster, namespace, "sync", "web").returncode == 0
+    history = yaml.safe_load(tether_cli(cluster, namespace, "history", "web", "-o", "yaml").stdout)
     assert [h["message"].strip() for h in history] == ["v1", "v2"]
-    rolled = tether(cluster, namespace, "rollback", "web", "0")
+    rolled = tether_cli(cluster, namespace, "rollback", "web", "0")
     assert rolled.returncode == 0, rolled.stderr
     assert (await kube.get("v1", "ConfigMap", "web-config", namespace))["data"] == {"v": "1"}
 
-    listed = yaml.safe_load(tether(cluster, namespace, "list", "-o", "yaml").stdout)
+    listed = yaml.safe_load(tether_cli(cluster, namespace, "list", "-o", "yaml").stdout)
     assert [a["name"] for a in listed] == ["web"]
-    got = tether(cluster, namespace, "get", "web")
+    got = tether_cli(cluster, namespace, "get", "web")
     assert "Deployment" in got.stdout and "web-config" in got.stdout
 
-    deleted = tether(cluster, namespace, "delete", "web")
+    deleted = tether_cli(cluster, namespace, "delete", "web")
     assert deleted.returncode == 0, deleted.stderr
     await wait_for(
         lambda: kube.get_or_none("apps/v1", "Deployment", "web", namespace),
@@ -116,7 +95,7 @@ async def test_app_lifecycle_through_the_cli(
         what="the Deployment deleted with its app",
     )
     assert await kube.get_or_none("tether.dev/v1alpha1", "Application", "web", namespace) is None
-    missing = tether(cluster, namespace, "diff", "web")
+    missing = tether_cli(cluster, namespace, "diff", "web")
     assert missing.returncode == 2 and "not found" in missing.stderr
 
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
 
 from tests.conftest import Cluster
 from tests.sync import manifests as m
-from tests.sync.conftest import Repo
+from tests.sync.conftest import Repo, tether_cli
 from tether.cluster.client import KubeClient
 from tether.service import apps as use
 from tether.service.runtime import Runtime
@@ -20,27 +17,6 @@ from tether.service.runtime import Runtime
 pytestmark = pytest.mark.cluster
 CANARY = "canary-s3cr3t-9d1f6b"
 CANARY_CHANGED = "canary-s3cr3t-next-77aa"
-
-
-def cli(cluster: Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tether",
-            "app",
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "-N",
-            namespace,
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 async def test_canary_secret_value_never_leaks(
@@ -57,20 +33,20 @@ async def test_canary_secret_value_never_leaks(
         ),
     )
     outputs = [
-        cli(cluster, namespace, "diff", "secretive"),
-        cli(cluster, namespace, "manifests", "secretive"),
-        cli(cluster, namespace, "sync", "secretive"),
+        tether_cli(cluster, namespace, "diff", "secretive"),
+        tether_cli(cluster, namespace, "manifests", "secretive"),
+        tether_cli(cluster, namespace, "sync", "secretive"),
     ]
     repo.commit(
         "rotate",
         {"app/s.yaml": m.dump(m.secret("db", {"password": CANARY_CHANGED}), m.config_map("c"))},
     )
     outputs += [
-        cli(cluster, namespace, "diff", "secretive"),
-        cli(cluster, namespace, "diff", "secretive", "-o", "json"),
-        cli(cluster, namespace, "get", "secretive", "-o", "yaml", "--refresh"),
-        cli(cluster, namespace, "sync", "secretive"),
-        cli(cluster, namespace, "history", "secretive", "-o", "yaml"),
+        tether_cli(cluster, namespace, "diff", "secretive"),
+        tether_cli(cluster, namespace, "diff", "secretive", "-o", "json"),
+        tether_cli(cluster, namespace, "get", "secretive", "-o", "yaml", "--refresh"),
+        tether_cli(cluster, namespace, "sync", "secretive"),
+        tether_cli(cluster, namespace, "history", "secretive", "-o", "yaml"),
     ]
     assert (
         outputs[0].returncode == 1 and "++++++++" in outputs[0].stdout

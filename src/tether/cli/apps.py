@@ -16,7 +16,6 @@ from tether.engine.operation import OperationPhase, OperationState
 from tether.reconcile.apps import Application
 from tether.reconcile.compare import Comparison, diff_summary
 from tether.reconcile.syncing import StepEvent
-from tether.reconcile.targets import TargetError
 from tether.service import apps as use
 from tether.service.runtime import Runtime
 
@@ -212,14 +211,7 @@ def diff(
 ) -> None:
     """Show what a sync would change. Exit 0: no diff, 1: diff, 2: error (like kubectl diff)."""
 
-    async def use_case(rt: Runtime) -> Comparison:
-        found = await use.get(rt, name)
-        try:
-            return await use.compare(rt, found, local)
-        except TargetError as exc:
-            raise use.UseCaseError(f"{exc.reason}: {exc.message}") from None
-
-    comparison = run(use_case, error_code=2)
+    comparison: Comparison = run(lambda rt: use.compare_named(rt, name, local), error_code=2)
     changed = [r for r in comparison.resources if r.diff.changed]
     if output == "json":
         typer.echo(
@@ -242,14 +234,7 @@ def manifests(
 ) -> None:
     """Print the rendered target manifests (Secret values masked)."""
 
-    async def use_case(rt: Runtime) -> Comparison:
-        found = await use.get(rt, name)
-        try:
-            return await use.compare(rt, found, local)
-        except TargetError as exc:
-            raise use.UseCaseError(f"{exc.reason}: {exc.message}") from None
-
-    comparison = run(use_case)
+    comparison: Comparison = run(lambda rt: use.compare_named(rt, name, local))
     typer.echo(yaml.safe_dump_all(use.masked_manifests(comparison), sort_keys=False).rstrip())
 
 

@@ -3,19 +3,27 @@
 The diff is a server-side dry-run apply of the target (as tether's field manager, forcing, like
 the real sync) compared with the live object. Objects that cannot be dry-run yet because their
 namespace or CRD is created by this very sync are compared against the target as written.
+
+Live objects come from a `LiveState`: the API itself (CLI) or the controller's watch cache. A
+`DiffMemo` remembers each object's last diff keyed by hashes of its target and of its normalized
+live body, so an unchanged object (status updates included) costs no dry run the next time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from tether.cluster import errors as api_errors
 from tether.cluster.client import KubeClient
 from tether.engine import diff, health, ignore, inventory, plan, tracking
 from tether.engine.conditions import Reason
 from tether.engine.diff import DiffAction, ObjectDiff
+from tether.engine.normalize import normalize
 from tether.engine.tracking import AppRef
 from tether.model.app import AppSpec
 from tether.model.health import HealthResult, HealthStatus, worst
@@ -107,6 +115,63 @@ async def live_object(dest: KubeClient, key: ResourceKey, version: str) -> Body 
         return None
 
 
+class LiveState(Protocol):
+    """Where live objects are read from (the API server, or a watch cache)."""
+
+    async def get(self, key: ResourceKey, api_version: str) -> Body | None: ...
+
+    def observe(self, obj: Body) -> None:
+        """A fresh object the caller just received from a write (a cache may take it early)."""
+
+
+@dataclass(frozen=True)
+class ApiLiveState:
+    dest: KubeClient
+
+    async def get(self, key: ResourceKey, api_version: str) -> Body | None:
+        return await live_object(self.dest, key, api_version)
+
+    def observe(self, obj: Body) -> None:
+        pass
+
+
+def fingerprint(obj: Body | None) -> str:
+    """A hash of what matters for diffs (status, managedFields and versions left out)."""
+    if obj is None:
+        return ""
+    text = json.dumps(normalize(obj), sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    target: str
+    live: str
+    predicted: Body
+
+
+@dataclass
+class DiffMemo:
+    """Last dry-run result per object, valid while target and normalized live are unchanged."""
+
+    entries: dict[ResourceKey, _Remembered] = field(default_factory=dict)
+    dry_runs: int = 0
+
+    def lookup(self, key: ResourceKey, target: Body, live: Body | None) -> Body | None:
+        found = self.entries.get(key)
+        if found is None or found.target != fingerprint(target) or found.live != fingerprint(live):
+            return None
+        return found.predicted
+
+    def remember(self, key: ResourceKey, target: Body, live: Body | None, predicted: Body) -> None:
+        self.entries[key] = _Remembered(fingerprint(target), fingerprint(live), predicted)
+
+    def forget(self, keep: Iterable[ResourceKey]) -> None:
+        wanted = set(keep)
+        for key in [k for k in self.entries if k not in wanted]:
+            del self.entries[key]
+
+
 async def dry_run(dest: KubeClient, target: Body, validate: bool) -> Body:
     return await dest.apply(
         target,
@@ -123,31 +188,46 @@ def _health(live: Body | None, rules: health.HealthRules | None) -> HealthResult
     return health.assess(live, rules)
 
 
-async def _compare_target(
-    dest: KubeClient,
-    spec: AppSpec,
-    app: AppRef,
-    target: Body,
-    pending: tuple[set[str], set[tuple[str, str]]],
-    rules: health.HealthRules | None,
-) -> ResourceState:
+@dataclass(frozen=True)
+class _Inputs:
+    dest: KubeClient
+    live: LiveState
+    spec: AppSpec
+    app: AppRef
+    pending: tuple[set[str], set[tuple[str, str]]]
+    rules: health.HealthRules | None
+    memo: DiffMemo | None
+
+
+async def _predict(inputs: _Inputs, key: ResourceKey, target: Body, live: Body | None) -> Body:
+    namespaces, crd_kinds = inputs.pending
+    if live is None and (key.namespace in namespaces or (key.group, key.kind) in crd_kinds):
+        return target  # cannot be dry-run before its namespace/CRD exists
+    remembered = inputs.memo.lookup(key, target, live) if inputs.memo is not None else None
+    if remembered is not None:
+        return remembered
+    try:
+        predicted = await dry_run(inputs.dest, target, inputs.spec.sync_policy.options.validate)
+    except api_errors.ApiError as exc:
+        raise TargetError(
+            Reason.DRY_RUN_FAILED, f"{key}: {exc.message}", stalled=exc.status < 500
+        ) from exc
+    if inputs.memo is not None:
+        inputs.memo.dry_runs += 1
+        inputs.memo.remember(key, target, live, predicted)
+    return predicted
+
+
+async def _compare_target(inputs: _Inputs, target: Body) -> ResourceState:
+    spec, app, rules = inputs.spec, inputs.app, inputs.rules
     key = ResourceKey.of(target)
     version = str(target["apiVersion"]).rpartition("/")[2]
-    live = await live_object(dest, key, version)
+    live = await inputs.live.get(key, str(target["apiVersion"]))
     applicable = ignore.rules_for(spec.ignore_differences, key)
     if live is not None and spec.sync_policy.options.respect_ignore_differences and applicable:
         target = ignore.respect(target, live, applicable)
     owner = tracking.owner(live) if live is not None else None
-    namespaces, crd_kinds = pending
-    if (key.namespace in namespaces or (key.group, key.kind) in crd_kinds) and live is None:
-        predicted = target  # cannot be dry-run before its namespace/CRD exists
-    else:
-        try:
-            predicted = await dry_run(dest, target, spec.sync_policy.options.validate)
-        except api_errors.ApiError as exc:
-            raise TargetError(
-                Reason.DRY_RUN_FAILED, f"{key}: {exc.message}", stalled=exc.status < 500
-            ) from exc
+    predicted = await _predict(inputs, key, target, live)
     return ResourceState(
         key,
         version,
@@ -160,9 +240,9 @@ async def _compare_target(
 
 
 async def _compare_stale(
-    dest: KubeClient, entry: inventory.Entry, app: AppRef
+    live_state: LiveState, entry: inventory.Entry, app: AppRef
 ) -> ResourceState | None:
-    live = await live_object(dest, entry.key, entry.version)
+    live = await live_state.get(entry.key, api_version_of(entry.key.group, entry.version))
     if live is None or not tracking.is_owned_by(live, app):
         return None  # gone already, or no longer ours: never pruned
     return ResourceState(
@@ -184,16 +264,22 @@ async def compare(
     targets: Targets,
     owned: Iterable[inventory.Entry],
     rules: health.HealthRules | None = None,
+    *,
+    live: LiveState | None = None,
+    memo: DiffMemo | None = None,
 ) -> Comparison:
     create_ns = spec.destination.namespace if spec.sync_policy.options.create_namespace else ""
-    pending = _created_by_this_sync(targets, create_ns)
+    live = live or ApiLiveState(dest)
+    inputs = _Inputs(dest, live, spec, app, _created_by_this_sync(targets, create_ns), rules, memo)
     stale = inventory.stale(owned, targets.keys())
     current: Sequence[ResourceState] = await asyncio.gather(
-        *(_compare_target(dest, spec, app, t, pending, rules) for t in targets.objects)
+        *(_compare_target(inputs, t) for t in targets.objects)
     )
     gone: Sequence[ResourceState | None] = await asyncio.gather(
-        *(_compare_stale(dest, e, app) for e in stale)
+        *(_compare_stale(live, e, app) for e in stale)
     )
+    if memo is not None:
+        memo.forget(targets.keys())
     return Comparison(targets, (*current, *(g for g in gone if g is not None)))
 
 

@@ -2,7 +2,9 @@
 
 Each entry point reads the app, runs the pipeline (targets → comparison → operation steps) and
 writes what happened into the app's status. The CLI calls `sync` and loops in-process; the
-controller calls `process` on every event and requeues as told.
+controller calls `step`/`refresh` on every event and requeues as told. Status writes are few and
+whole: a refresh writes only when something changed, and an operation's end writes its result,
+inventory, history, sync status and health in one patch.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from tether.reconcile import status as statuses
 from tether.reconcile import syncing
 from tether.reconcile import targets as targeting
 from tether.reconcile.apps import Application, AppStore
-from tether.reconcile.compare import Comparison
+from tether.reconcile.compare import Comparison, DiffMemo, LiveState
 from tether.reconcile.syncing import StepEvent, StepOutcome, SyncContext
 from tether.reconcile.targets import SourceBackend, TargetError
 
 Report = Callable[[StepEvent], None]
+_VOLATILE = ("reconciledAt",)  # fields that change on every refresh without meaning anything
 
 
 def _utcnow() -> dt.datetime:
@@ -43,6 +46,7 @@ class Refreshed:
     app: Application
     comparison: Comparison | None
     error: TargetError | None
+    written: bool = True
 
 
 def _spec(app: Application) -> AppSpec:
@@ -50,6 +54,14 @@ def _spec(app: Application) -> AppSpec:
         return app.spec
     except (ValueError, KeyError, TypeError) as exc:
         raise TargetError(Reason.INVALID_SPEC, f"invalid spec: {exc}", stalled=True) from exc
+
+
+def _meaningful(status: dict[str, Any]) -> dict[str, Any]:
+    """A status without timestamps that move on every refresh, for change detection."""
+    trimmed = {k: v for k, v in status.items() if k not in _VOLATILE}
+    if "sync" in trimmed:
+        trimmed["sync"] = {k: v for k, v in trimmed["sync"].items() if k != "comparedAt"}
+    return trimmed
 
 
 class Engine:
@@ -60,15 +72,25 @@ class Engine:
         git: SourceBackend,
         rules: health.HealthRules | None = None,
         clock: Callable[[], dt.datetime] = _utcnow,
+        live_for: Callable[[str, KubeClient], LiveState] | None = None,
+        memos: dict[AppRef, DiffMemo] | None = None,
     ) -> None:
         self.store = store
         self.clusters = clusters
         self.git = git
         self.rules = rules
         self.clock = clock
+        self.live_for = live_for  # the controller's watch caches; None reads the API directly
+        self.memos = memos  # the controller's per-app diff memos; None (CLI) dry-runs every time
 
     def now(self) -> str:
         return self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _live(self, spec: AppSpec, dest: KubeClient) -> LiveState | None:
+        return self.live_for(spec.destination.cluster, dest) if self.live_for else None
+
+    def _memo(self, ref: AppRef) -> DiffMemo | None:
+        return self.memos.setdefault(ref, DiffMemo()) if self.memos is not None else None
 
     async def destination(self, spec: AppSpec) -> KubeClient:
         try:
@@ -84,9 +106,11 @@ class Engine:
         revision: str = "",
         sources: Sequence[Source] | None = None,
         git: SourceBackend | None = None,
+        owned: Sequence[inventory.Entry] | None = None,
     ) -> Comparison:
         """Targets at the spec's (or the given) revision compared with the live cluster;
-        `sources` and `git` replace the spec's sources and the Git backend (for --local)."""
+        `sources` and `git` replace the spec's sources and the Git backend (for --local), `owned`
+        the inventory recorded in the status."""
         spec = _spec(app)
         sources = tuple(sources) if sources is not None else spec.sources
         git = git or self.git
@@ -95,18 +119,31 @@ class Engine:
         built = await targeting.build(
             app.ref, sources, revisions, git, dest, spec.destination.namespace
         )
-        owned = inventory.parse(app.status.get("inventory"))
-        return await comparing.compare(dest, app.ref, spec, built, owned, self.rules)
+        if owned is None:
+            owned = inventory.parse(app.status.get("inventory"))
+        return await comparing.compare(
+            dest,
+            app.ref,
+            spec,
+            built,
+            owned,
+            self.rules,
+            live=self._live(spec, dest),
+            memo=self._memo(app.ref),
+        )
 
-    async def refresh(self, ref: AppRef) -> Refreshed:
-        """Compare and record sync status, health, resources and conditions."""
-        app = await self.store.get(ref)
+    async def _compared_status(
+        self,
+        app: Application,
+        operation: OperationState | None,
+        owned: Sequence[inventory.Entry] | None = None,
+    ) -> tuple[dict[str, Any], Comparison | None, TargetError | None]:
+        """The status fields and conditions a fresh comparison gives."""
         comparison, error = None, None
         try:
-            comparison = await self.compare(app)
+            comparison = await self.compare(app, owned=owned)
         except TargetError as exc:
             error = exc
-        operation = self.operation_state(app)
         status: dict[str, Any] = (
             statuses.comparison_fields(comparison, self.now()) if comparison else {}
         )
@@ -117,9 +154,16 @@ class Engine:
                 "comparedAt": self.now(),
             }
         updates = statuses.conditions_for(app, comparison, operation, error)
-        app = await self.store.patch_status(
-            ref, statuses.with_conditions(app, status, updates, self.now())
-        )
+        return statuses.with_conditions(app, status, updates, self.now()), comparison, error
+
+    async def refresh(self, ref: AppRef, app: Application | None = None) -> Refreshed:
+        """Compare and record sync status, health, resources and conditions (only if changed)."""
+        app = app or await self.store.get(ref)
+        status, comparison, error = await self._compared_status(app, self.operation_state(app))
+        current = {k: app.status.get(k) for k in status}
+        if _meaningful(current) == _meaningful(status):
+            return Refreshed(app, comparison, error, written=False)
+        app = await self.store.patch_status(ref, status)
         return Refreshed(app, comparison, error)
 
     # ---- operations ----------------------------------------------------------------------
@@ -131,42 +175,49 @@ class Engine:
 
     def _context(self, app: Application, dest: KubeClient, report: Report) -> SyncContext:
         async def persist(state: OperationState) -> None:
-            await self.store.patch_status(app.ref, {"operationState": state.to_dict()})
+            running = conditions.reconciling(
+                Reason.SYNCING, state.message or f"sync to {state.revision}"
+            )
+            status = statuses.with_conditions(
+                app, {"operationState": state.to_dict()}, running, self.now()
+            )
+            await self.store.patch_status(app.ref, status)
 
+        spec = _spec(app)
         return SyncContext(
             app=app.ref,
-            spec=_spec(app),
+            spec=spec,
             dest=dest,
             git=self.git,
             persist=persist,
             report=report,
             rules=self.rules,
             now=self.clock,
+            live=self._live(spec, dest),
+            memo=self._memo(app.ref),
             owned=tuple(inventory.parse(app.status.get("inventory"))),
         )
 
-    async def start(self, app: Application, report: Report) -> OperationState:
-        """Turn the app's `.operation` request into a Running operation state."""
-        request = app.operation
-        assert request is not None
+    async def start(
+        self, app: Application, request: OperationRequest, report: Report
+    ) -> OperationState:
+        """Pin the revisions and persist a Running operation (or finalize one that cannot start)."""
         dest = await self.destination(_spec(app))
         state = await syncing.begin(self._context(app, dest, report), request)
-        await self.store.clear_operation(app.ref)
+        if app.operation is not None:
+            await self.store.clear_operation(app.ref)
         if state.phase.completed:  # could not even start (e.g. the revision cannot be resolved)
             await self._finalize(app.ref, state, None)
-            return state
-        running = conditions.reconciling(Reason.SYNCING, f"sync to {state.revision} started")
-        await self.store.patch_status(
-            app.ref, statuses.with_conditions(app, {}, running, self.now())
-        )
         return state
 
-    async def step(self, ref: AppRef, report: Report) -> StepOutcome:
+    async def step(
+        self, ref: AppRef, report: Report, app: Application | None = None
+    ) -> StepOutcome:
         """One step of the app's running operation (starting it if one is requested)."""
-        app = await self.store.get(ref)
+        app = app or await self.store.get(ref)
         state = self.operation_state(app)
         if app.operation is not None and (state is None or state.phase.completed):
-            state = await self.start(app, report)
+            state = await self.start(app, app.operation, report)
             app = await self.store.get(ref)
         if state is None or state.phase.completed:
             return StepOutcome(state, None, None)
@@ -177,7 +228,6 @@ class Engine:
             failed = replace(
                 state, phase=OperationPhase.ERROR, message=exc.message, finished_at=self.now()
             )
-            await self.store.patch_status(ref, {"operationState": failed.to_dict()})
             outcome = StepOutcome(failed, None, None)
         if outcome.requeue_after is None and outcome.state is not None:
             await self._finalize(ref, outcome.state, outcome.comparison)
@@ -186,11 +236,14 @@ class Engine:
     async def _finalize(
         self, ref: AppRef, state: OperationState, comparison: Comparison | None
     ) -> None:
-        """Record inventory and history after an operation, then refresh sync status and health."""
+        """One write at an operation's end: its result, the inventory and history it changed,
+        and the sync status, health and conditions of a comparison against the new inventory."""
         app = await self.store.get(ref)
+        owned = inventory.parse(app.status.get("inventory"))
+        patch: dict[str, Any] = {"operationState": state.to_dict()}
         if not state.request.sync.dry_run:
-            owned = inventory.parse(app.status.get("inventory"))
-            patch: dict[str, Any] = {"inventory": statuses.next_inventory(owned, state)}
+            patch["inventory"] = statuses.next_inventory(owned, state)
+            owned = inventory.parse(patch["inventory"])
             if state.phase is OperationPhase.SUCCEEDED and comparison is not None:
                 commit = comparison.targets.commit
                 patch["history"] = statuses.history_after(
@@ -199,8 +252,8 @@ class Engine:
                     {"author": commit.author, "message": commit.message},
                     _history_sources(app, state),
                 )
-            await self.store.patch_status(ref, patch)
-        await self.refresh(ref)
+        compared, _, _ = await self._compared_status(app, state, owned)
+        await self.store.patch_status(ref, {**compared, **patch})
 
     async def sync(
         self,
@@ -219,10 +272,8 @@ class Engine:
                     raise RuntimeError("the operation vanished before it started")
                 return outcome.state
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(
-                    f"sync still running after {timeout:.0f}s: "
-                    f"{outcome.state.message if outcome.state else ''}"
-                )
+                message = outcome.state.message if outcome.state else ""
+                raise TimeoutError(f"sync still running after {timeout:.0f}s: {message}")
             await asyncio.sleep(min(outcome.requeue_after, 1.0))
 
     # ---- deletion ------------------------------------------------------------------------
@@ -232,17 +283,23 @@ class Engine:
     ) -> list[ResourceKey]:
         """Delete the app; with cascade, first every object it owns (and still tracks)."""
         app = await self.store.get(ref)
-        deleted: list[ResourceKey] = []
-        if cascade:
-            dest = await self.destination(_spec(app))
-            owned = inventory.parse(app.status.get("inventory"))
-            for entry in sorted(
-                owned, key=lambda e: plan.sort_key(plan.Task(e.key, plan.Stage.PRUNE, 0))
-            ):
-                if await self._delete_owned(dest, app.ref, entry):
-                    deleted.append(entry.key)
-                    report(StepEvent("pruned", f"{entry.key}: deleted", entry.key))
+        deleted = await self.delete_owned(app, report) if cascade else []
         await self.store.delete(ref)
+        return deleted
+
+    async def delete_owned(
+        self, app: Application, report: Report = lambda _e: None
+    ) -> list[ResourceKey]:
+        """Delete every object in the app's inventory that still carries its tracking id."""
+        dest = await self.destination(_spec(app))
+        owned = inventory.parse(app.status.get("inventory"))
+        deleted: list[ResourceKey] = []
+        for entry in sorted(
+            owned, key=lambda e: plan.sort_key(plan.Task(e.key, plan.Stage.PRUNE, 0))
+        ):
+            if await self._delete_owned(dest, app.ref, entry):
+                deleted.append(entry.key)
+                report(StepEvent("pruned", f"{entry.key}: deleted", entry.key))
         return deleted
 
     @staticmethod

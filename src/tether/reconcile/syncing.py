@@ -58,6 +58,12 @@ class SyncContext:
     rules: health.HealthRules | None = None
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     owned: tuple[inventory.Entry, ...] = ()  # inventory at the start of the step
+    live: comparing.LiveState | None = None  # None: read the API directly
+    memo: comparing.DiffMemo | None = None
+
+    @property
+    def live_state(self) -> comparing.LiveState:
+        return self.live or comparing.ApiLiveState(self.dest)
 
     def timestamp(self) -> str:
         return self.now().strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -104,10 +110,10 @@ async def begin(ctx: SyncContext, request: OperationRequest) -> OperationState:
 async def _finish(
     ctx: SyncContext, state: OperationState, phase: OperationPhase, message: str
 ) -> OperationState:
+    """The completed state; the caller persists it together with inventory, history and status."""
     done = replace(
         state, phase=phase, message=message, finished_at=ctx.timestamp(), next_attempt_at=""
     )
-    await ctx.persist(done)
     ctx.report(StepEvent("finished" if phase is OperationPhase.SUCCEEDED else "failed", message))
     return done
 
@@ -182,9 +188,9 @@ async def _apply_target(ctx: SyncContext, task: Task, res: ResourceState | None)
                     "resourceVersion": res.live["metadata"]["resourceVersion"],
                 },
             )
-            await ctx.dest.replace(replaced)
+            written = await ctx.dest.replace(replaced)
         else:
-            await ctx.dest.apply(
+            written = await ctx.dest.apply(
                 target,
                 field_manager=comparing.FIELD_MANAGER,
                 force=True,
@@ -193,8 +199,17 @@ async def _apply_target(ctx: SyncContext, task: Task, res: ResourceState | None)
     except (api_errors.ApiError, api_errors.UnknownResource) as exc:
         message = exc.message if isinstance(exc, api_errors.ApiError) else str(exc)
         return replace(base, status=ResultStatus.SYNC_FAILED, message=message)
+    _remember_written(ctx, task.key, target, written)
     action = "created" if res is None or res.live is None else "configured"
     return replace(base, action=action, message=action)
+
+
+def _remember_written(ctx: SyncContext, key: ResourceKey, target: Body, written: Body) -> None:
+    """What the API server returned is the live object now: the cache and the diff memo may take
+    it at once, so the refresh after a sync needs neither a GET nor a dry run."""
+    ctx.live_state.observe(written)
+    if ctx.memo is not None:
+        ctx.memo.remember(key, target, written, written)
 
 
 async def _prune(ctx: SyncContext, task: Task) -> ResourceResult:
@@ -347,7 +362,7 @@ async def _finish_hook(
 async def _resource_health(
     ctx: SyncContext, key: ResourceKey, version: str
 ) -> tuple[HealthStatus, str]:
-    live = await comparing.live_object(ctx.dest, key, version)
+    live = await ctx.live_state.get(key, version)
     if live is None:
         return HealthStatus.MISSING, "not found"
     assessed = health.assess(live, ctx.rules)
@@ -402,7 +417,9 @@ async def _comparison(ctx: SyncContext, state: OperationState) -> Comparison:
     built = await targeting.build(
         ctx.app, sources, revisions, ctx.git, ctx.dest, ctx.spec.destination.namespace
     )
-    return await comparing.compare(ctx.dest, ctx.app, ctx.spec, built, ctx.owned, ctx.rules)
+    return await comparing.compare(
+        ctx.dest, ctx.app, ctx.spec, built, ctx.owned, ctx.rules, live=ctx.live_state, memo=ctx.memo
+    )
 
 
 def _allow_empty(ctx: SyncContext) -> bool:
@@ -469,50 +486,60 @@ async def step(ctx: SyncContext, state: OperationState) -> StepOutcome:
     return await _advance(ctx, state, comparison, tasks)
 
 
+def _has_hooks(group: Group) -> bool:
+    return any(t.hook is not None for t in group.tasks)
+
+
 async def _advance(
     ctx: SyncContext, state: OperationState, comparison: Comparison, tasks: list[Task]
 ) -> StepOutcome:
+    """Apply and await groups in order. The state is persisted around groups with hooks (so no
+    hook ever runs twice) and whenever the operation has to wait; applies and prunes are
+    idempotent, so a crash elsewhere only repeats harmless work."""
     groups = plan.order(tasks)
     if state.failing:
         return await _run_failure_hooks(ctx, state, comparison, tasks)
     index = next((i for i, g in enumerate(groups) if g.id == state.group), -1)
     if state.group and index < 0:
+        message = f"group {state.group} vanished"
         return StepOutcome(
-            await _finish(ctx, state, OperationPhase.ERROR, f"group {state.group} vanished"),
-            comparison,
-            None,
+            await _finish(ctx, state, OperationPhase.ERROR, message), comparison, None
         )
+    persisted = state
     while True:
         if index >= 0:
             group = groups[index]
             if state.group_status == APPLYING:  # resumed mid-group: re-apply, idempotently
                 state = await _apply_group(ctx, group, state, comparison)
                 state = replace(state, group_status=APPLIED)
-                await ctx.persist(state)
+                if _has_hooks(group):
+                    await ctx.persist(persisted := state)
             has_next = index + 1 < len(groups)
             state, verdict, message = await _check_group(
                 ctx, group, state, must_be_healthy=has_next
             )
             if verdict == "waiting":
                 state = replace(state, message=message)
-                await ctx.persist(state)
-                ctx.report(StepEvent("waiting", message))
+                if state != persisted:
+                    await ctx.persist(state)
+                    ctx.report(StepEvent("waiting", message))
                 return StepOutcome(state, comparison, POLL_SECONDS)
             if verdict == "failed":
                 return await _start_failure(ctx, state, comparison, tasks, message)
+            if _has_hooks(group) and state != persisted:
+                await ctx.persist(persisted := state)  # hook results are final: never re-run
         index += 1
         if index >= len(groups):
             outcome = await _finish(
                 ctx, state, OperationPhase.SUCCEEDED, "successfully synced (all tasks run)"
             )
             return StepOutcome(outcome, comparison, None)
+        group = groups[index]
         state = replace(
-            state,
-            group=groups[index].id,
-            group_status=APPLYING,
-            message=f"applying {groups[index].id}",
+            state, group=group.id, group_status=APPLYING, message=f"applying {group.id}"
         )
-        await ctx.persist(state)
+        if _has_hooks(group):
+            await ctx.persist(persisted := state)
 
 
 async def _start_failure(

@@ -28,6 +28,7 @@ from tether.model.revisions import CommitInfo, ResolvedRevision, Snapshot
 from tether.reconcile.apps import Application
 from tether.reconcile.compare import Comparison
 from tether.reconcile.syncing import StepEvent
+from tether.reconcile.targets import TargetError
 from tether.service.runtime import Runtime
 
 FIELD_MANAGER = "tether-cli"
@@ -220,6 +221,15 @@ async def compare(rt: Runtime, app: Application, local: Path | None = None) -> C
     return await rt.engine.compare(
         app, sources=sources, git=LocalOverride(rt.repos, primary.repo_url, root)
     )
+
+
+async def compare_named(rt: Runtime, name: str, local: Path | None = None) -> Comparison:
+    """Compare the named app; a source, render or dry-run failure is a UseCaseError."""
+    app = await get(rt, name)
+    try:
+        return await compare(rt, app, local)
+    except TargetError as exc:
+        raise UseCaseError(f"{exc.reason}: {exc.message}") from None
 
 
 def masked_manifests(comparison: Comparison) -> list[Body]:
