@@ -1,7 +1,8 @@
 """Pinned external tools, found in the project's `.tools/bin` and built there when missing.
 
 Versions live in one file, `tools.env`, at the repository root. The control plane is built from
-`controlplane/` (Kubernetes' own Go modules); kwok, kustomize, helm, sops and age come from
+`controlplane/` (Kubernetes' own Go modules), the render helper from `renderhelper/` (kustomize's
+Go library at the pinned kustomize release); kwok, kustomize, helm, sops and age come from
 `go install PKG@VERSION`. A stamp file beside each binary records what it was built from, so a
 version bump or a change to the wrapper rebuilds exactly what changed, and nothing else.
 """
@@ -59,7 +60,7 @@ class Tool:
     name: str
     outputs: tuple[str, ...]
     version_key: str
-    go_packages: tuple[str, ...] = ()  # `go install` targets; empty = the control plane wrapper
+    go_packages: tuple[str, ...] = ()  # `go install` targets; empty = a wrapper module here
 
     @property
     def version(self) -> str:
@@ -86,6 +87,8 @@ KWOK = Tool("kwok", ("kwok", KWOK_STAGES), "KWOK_VERSION", ("sigs.k8s.io/kwok/cm
 KUSTOMIZE = Tool(
     "kustomize", ("kustomize",), "KUSTOMIZE_VERSION", ("sigs.k8s.io/kustomize/kustomize/v5",)
 )
+# Built from renderhelper/; versioned by the kustomize release whose library it links.
+RENDER_HELPER = Tool("render-helper", ("tether-render-helper",), "KUSTOMIZE_VERSION")
 HELM = Tool("helm", ("helm",), "HELM_VERSION", ("helm.sh/helm/v3/cmd/helm",))
 SOPS = Tool("sops", ("sops",), "SOPS_VERSION", ("github.com/getsops/sops/v3/cmd/sops",))
 AGE = Tool(
@@ -94,7 +97,7 @@ AGE = Tool(
     "AGE_VERSION",
     ("filippo.io/age/cmd/age", "filippo.io/age/cmd/age-keygen"),
 )
-ALL_TOOLS = (CONTROLPLANE, KWOK, KUSTOMIZE, HELM, SOPS, AGE)
+ALL_TOOLS = (CONTROLPLANE, KWOK, KUSTOMIZE, RENDER_HELPER, HELM, SOPS, AGE)
 CLUSTER_TOOLS = (CONTROLPLANE, KWOK)
 
 
@@ -106,19 +109,19 @@ def _stamp_file(tool: Tool) -> Path:
     return tools_bin() / f".{tool.name}.stamp"
 
 
-def _controlplane_source_hash() -> str:
-    src = repo_root() / "controlplane"
+def _source_hash(module: str, go_files: str) -> str:
+    src = repo_root() / module
     digest = hashlib.sha256()
-    for path in sorted(
-        [src / "go.mod", src / "go.sum", src / "build.sh", *src.glob("cmd/**/*.go")]
-    ):
+    for path in sorted([src / "go.mod", src / "go.sum", src / "build.sh", *src.glob(go_files)]):
         digest.update(path.relative_to(src).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def expected_stamp(tool: Tool) -> str:
     if tool is CONTROLPLANE:
-        return f"{tool.version} {_controlplane_source_hash()}"
+        return f"{tool.version} {_source_hash('controlplane', 'cmd/**/*.go')}"
+    if tool is RENDER_HELPER:
+        return f"{tool.version} {_source_hash('renderhelper', '*.go')}"
     return f"{tool.version} {' '.join(tool.go_packages)}"
 
 
@@ -201,6 +204,10 @@ def build(tool: Tool, progress: Progress) -> None:
             "k8s.io/kubernetes/cmd/kube-scheduler",
         ]
         total = _count_packages(go, workdir, targets, env)
+        argv = ["bash", str(workdir / "build.sh"), str(bin_dir)]
+    elif tool is RENDER_HELPER:
+        workdir = repo_root() / "renderhelper"
+        total = _count_packages(go, workdir, ["."], env)
         argv = ["bash", str(workdir / "build.sh"), str(bin_dir)]
     else:
         workdir = bin_dir
