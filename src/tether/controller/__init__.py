@@ -1,0 +1,2 @@
+"""The controller: continuous, event-driven reconciliation of every Application it is responsible
+for."""
