@@ -23,6 +23,7 @@ from tether.devcluster import instance, tools
 from tether.devcluster.layout import InstanceLayout
 
 CLUSTER_NAME = os.environ.get("TETHER_TEST_CLUSTER", "pytest")
+pytest_plugins = ["tests.support.apps_fixtures"]
 
 
 @dataclass(frozen=True)

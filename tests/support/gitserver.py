@@ -134,8 +134,9 @@ class GitDaemon:
         self.server.stop()
 
 
-def start_git_daemon(base: Path, logs: Path) -> GitDaemon:
-    port = free_port()
+def start_git_daemon(base: Path, logs: Path, port: int | None = None) -> GitDaemon:
+    """A git daemon over `base`; pass the port of a stopped one to bring it back at its URL."""
+    port = port or free_port()
     argv = [
         "git",
         "daemon",

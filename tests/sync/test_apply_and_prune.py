@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.support.apps_fixtures import Repo
 from tests.support.waiting import condition, wait_for
 from tests.sync import manifests as m
-from tests.sync.conftest import Repo
 from tether.cluster.client import KubeClient
 from tether.engine.operation import OperationPhase
 from tether.reconcile.syncing import StepEvent

@@ -9,10 +9,10 @@ import pytest
 
 from tests.conftest import CLUSTER_NAME
 from tests.support import audit
+from tests.support.apps_fixtures import Repo
 from tests.support.gitserver import Symlink
 from tests.support.waiting import condition
 from tests.sync import manifests as m
-from tests.sync.conftest import Repo
 from tether.cluster.client import KubeClient
 from tether.engine.operation import OperationPhase
 from tether.service import apps as use

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from tests.conftest import Cluster
+from tests.support.apps_fixtures import Repo, tether_cli
 from tests.support.waiting import wait_for
 from tests.sync import manifests as m
-from tests.sync.conftest import Repo, tether_cli
 from tether.cluster.client import KubeClient
 
 pytestmark = pytest.mark.cluster

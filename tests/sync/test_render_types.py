@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.support.apps_fixtures import Repo
 from tests.sync import manifests as m
-from tests.sync.conftest import Repo
 from tether.cluster.client import KubeClient
 from tether.engine.operation import OperationPhase
 from tether.service import apps as use

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import Cluster
+from tests.support.apps_fixtures import Repo, tether_cli
 from tests.sync import manifests as m
-from tests.sync.conftest import Repo, tether_cli
 from tether.cluster.client import KubeClient
 from tether.service import apps as use
 from tether.service.runtime import Runtime

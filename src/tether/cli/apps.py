@@ -187,7 +187,7 @@ def _print_app(found: Application, wide: bool) -> None:
         box=None,
     )
     for r in status.get("resources") or []:
-        health = r.get("health") or {}
+        health = r.get("health") or {"status": "-"}
         sync = r.get("status", "") + (" (prune)" if r.get("requiresPruning") else "")
         row = [
             r.get("group", ""),

@@ -66,6 +66,16 @@ class _Shared:
             timeout=httpx.Timeout(timeout, connect=5.0),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
+        # Watches are long-lived streams. They get HTTP/1.1 connections of their own: a stream
+        # that sits waiting on a shared HTTP/2 connection was seen to stall httpcore's other
+        # streams on it (requests hung until timeout), and a watch needs no multiplexing.
+        self.watch_http = httpx.AsyncClient(
+            base_url=config.server,
+            verify=config.ssl_context,
+            http2=False,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=8),
+        )
         self.slots = asyncio.Semaphore(concurrency)
         self.index: ResourceIndex | None = None
         self.index_lock = asyncio.Lock()
@@ -101,6 +111,7 @@ class KubeClient:
     async def aclose(self) -> None:
         if not self._identity:  # copies share the pool; only the original closes it
             await self._shared.http.aclose()
+            await self._shared.watch_http.aclose()
 
     def impersonating(self, user: str, groups: Sequence[str] = ()) -> KubeClient:
         """A view of this client whose requests act as `user` (the API server checks RBAC)."""
@@ -121,14 +132,17 @@ class KubeClient:
             try:
                 async with self._shared.slots:
                     response = await self._shared.http.request(method, path, **kwargs)
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            except (httpx.TransportError, httpx.TimeoutException) as exc:
                 if attempt + 1 == policy.attempts:
                     raise errors.ServerError(
                         503, "Unreachable", f"{self.config.server}: {exc}"
                     ) from exc
                 await asyncio.sleep(policy.delay(attempt))
                 continue
-            if response.status_code in _RETRYABLE_STATUS and attempt + 1 < policy.attempts:
+            retryable = response.status_code in _RETRYABLE_STATUS or (
+                response.status_code == 409 and method == "PATCH" and _conflict(response)
+            )
+            if retryable and attempt + 1 < policy.attempts:
                 await asyncio.sleep(policy.delay(attempt, response.headers.get("Retry-After")))
                 continue
             return response
@@ -320,7 +334,7 @@ class KubeClient:
         if label_selector:
             params["labelSelector"] = label_selector
         timeout = httpx.Timeout(timeout_seconds + 30, connect=5.0)
-        async with self._shared.http.stream(
+        async with self._shared.watch_http.stream(
             "GET",
             res.collection_path(namespace),
             params=params,
@@ -333,6 +347,17 @@ class KubeClient:
             async for line in response.aiter_lines():
                 if line:
                     yield _watch_event(json.loads(line))
+
+
+def _conflict(response: httpx.Response) -> bool:
+    """A 409 that retrying the same PATCH can fix (not AlreadyExists). Server-side apply and
+    merge patches carry no resourceVersion, so a conflict there is someone else's transient
+    write; a patch that does carry one fails again and surfaces after the last attempt."""
+    try:
+        reason = str(response.json().get("reason", ""))
+    except ValueError:
+        reason = ""
+    return reason != "AlreadyExists"
 
 
 def _watch_event(raw: Body) -> WatchEvent:

@@ -125,5 +125,8 @@ def kwok(layout: InstanceLayout) -> Component:
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--cidr={POD_CIDR}",
         "--node-ip=10.0.0.1",
+        # Node Leases are the heartbeat the node controller watches; without this flag kwok
+        # renews none, and every node flaps NotReady each grace period (pods then wait).
+        "--node-lease-duration-seconds=40",
     ]
     return Component("kwok", tuple(argv), None)

@@ -121,7 +121,7 @@ def _write_configs(layout: InstanceLayout, record: InstanceRecord) -> None:
         config = kubeconfig.render(cluster_name, server, layout.pki_dir, stem)
         kubeconfig.write(layout.component_kubeconfig(stem), config)
     layout.audit_policy.write_text(components.AUDIT_POLICY)
-    (layout.root / "kwok.yaml").write_text(_kwok_config())
+    (layout.root / "kwok.yaml").write_text(_kwok_settings(layout))
 
 
 class _Starter:
@@ -240,16 +240,21 @@ async def up(options: UpOptions, report: Report, progress: tools.Progress) -> Up
     return UpResult(layout.name, layout.kubeconfig, False, ready_at, nodes_at, record)
 
 
+def _kwok_settings(layout: InstanceLayout) -> str:
+    """Everything kwok reads only at start: its stages and its command line."""
+    return _kwok_config() + "\n# argv: " + " ".join(components.kwok(layout).argv) + "\n"
+
+
 def _refresh_kwok_stages(layout: InstanceLayout, report: Report) -> None:
-    """kwok reads its stages only at start: restart it when the pinned stages changed."""
-    wanted = _kwok_config()
+    """kwok reads its settings only at start: restart it when they changed."""
+    wanted = _kwok_settings(layout)
     config = layout.root / "kwok.yaml"
     if config.read_text() == wanted:
         return
     config.write_text(wanted)
     processes.stop(layout.pid_file("kwok"))
     processes.start(components.kwok(layout).argv, layout.log_file("kwok"), layout.pid_file("kwok"))
-    report("restarted kwok: its stage definitions changed")
+    report("restarted kwok: its settings changed")
 
 
 def down(name: str, *, purge: bool = False, home: Path | None = None) -> list[str]:

@@ -59,7 +59,7 @@ def _spec(app: Application) -> AppSpec:
 def _meaningful(status: dict[str, Any]) -> dict[str, Any]:
     """A status without timestamps that move on every refresh, for change detection."""
     trimmed = {k: v for k, v in status.items() if k not in _VOLATILE}
-    if "sync" in trimmed:
+    if isinstance(trimmed.get("sync"), dict):
         trimmed["sync"] = {k: v for k, v in trimmed["sync"].items() if k != "comparedAt"}
     return trimmed
 
@@ -74,6 +74,7 @@ class Engine:
         clock: Callable[[], dt.datetime] = _utcnow,
         live_for: Callable[[str, KubeClient], LiveState] | None = None,
         memos: dict[AppRef, DiffMemo] | None = None,
+        after_persist: Callable[[OperationState], None] = lambda _s: None,
     ) -> None:
         self.store = store
         self.clusters = clusters
@@ -82,6 +83,7 @@ class Engine:
         self.clock = clock
         self.live_for = live_for  # the controller's watch caches; None reads the API directly
         self.memos = memos  # the controller's per-app diff memos; None (CLI) dry-runs every time
+        self.after_persist = after_persist  # called after every operation-state write (crash tests)
 
     def now(self) -> str:
         return self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -182,6 +184,7 @@ class Engine:
                 app, {"operationState": state.to_dict()}, running, self.now()
             )
             await self.store.patch_status(app.ref, status)
+            self.after_persist(state)
 
         spec = _spec(app)
         return SyncContext(
@@ -219,6 +222,9 @@ class Engine:
         if app.operation is not None and (state is None or state.phase.completed):
             state = await self.start(app, app.operation, report)
             app = await self.store.get(ref)
+        elif app.operation is not None and state is not None and app.operation == state.request:
+            # Started, but the engine stopped before clearing the request: it is this operation.
+            await self.store.clear_operation(ref)
         if state is None or state.phase.completed:
             return StepOutcome(state, None, None)
         try:

@@ -1,5 +1,6 @@
-"""Fixtures for engine tests: a real git daemon, tether's CRDs on the shared control plane, and a
-runtime whose Applications live in the test's own namespace."""
+"""Fixtures for app-level tests (engine, CLI, controller): a real git daemon with served
+repositories, tether's CRDs on the shared control plane, and a runtime whose Applications live in
+the test's own namespace. Loaded as a plugin by tests/conftest.py."""
 
 from __future__ import annotations
 

@@ -1,0 +1,113 @@
+"""`tether controller`: run the GitOps controller (reconcile every Application, forever)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tether import logs
+from tether.cli.common import connection_options, settings
+from tether.controller.manager import Controller, ControllerOptions, default_identity
+from tether.engine.operation import OperationState
+from tether.service.runtime import open_runtime
+
+CRASH_ENV = "TETHER_TEST_CRASH_AFTER_PERSISTS"
+
+
+def _crash_hook() -> object:
+    """Test hook: SIGKILL this process right after the N-th operation-state write, so crash
+    safety is tested at real step boundaries of a real process (set only by tests)."""
+    limit = int(os.environ.get(CRASH_ENV, "0") or 0)
+    count = 0
+
+    def after_persist(_state: OperationState) -> None:
+        nonlocal count
+        count += 1
+        if limit and count >= limit:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return after_persist
+
+
+def _dump_tasks() -> None:
+    """SIGUSR1: print every task's stack to stderr (what is the controller waiting on?)."""
+    for task in asyncio.all_tasks():
+        print(f"--- task {task.get_name()}", file=sys.stderr)
+        awaited: Any = task.get_coro()
+        while awaited is not None:  # follow the chain of awaited coroutines to where it waits
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+            if frame is not None:
+                print(
+                    f"    {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}",
+                    file=sys.stderr,
+                )
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+
+
+async def _main(options: ControllerOptions) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
+    async with open_runtime(settings()) as rt:
+        controller = Controller(rt, options)
+        controller.engine.after_persist = _crash_hook()  # type: ignore[assignment]
+        await controller.run(stop)
+
+
+def controller(
+    kubeconfig: Path | None = typer.Option(None, "--kubeconfig", envvar="TETHER_KUBECONFIG"),
+    context: str | None = typer.Option(None, "--context"),
+    namespace: str | None = typer.Option(
+        None,
+        "--app-namespace",
+        "-N",
+        envvar="TETHER_NAMESPACE",
+        help="tether's namespace (Leases, Secrets; default tether).",
+    ),
+    watch_namespace: list[str] = typer.Option(
+        [], "--watch-namespace", help="Namespaces whose Applications to reconcile (repeatable)."
+    ),
+    workers: int = typer.Option(8, "--workers", min=1),
+    resync: float = typer.Option(180.0, "--resync-seconds"),
+    poll: float = typer.Option(60.0, "--poll-seconds", help="Git polling interval per repository."),
+    observe_only: bool = typer.Option(
+        False, "--observe-only", help="Report diff and drift; never write."
+    ),
+    listen: str = typer.Option(
+        "127.0.0.1:8081", "--listen", help="Metrics/webhook address; '' to disable."
+    ),
+    replicas: int = typer.Option(
+        1, "--replicas", min=1, help="Replicas sharing the apps (Leases)."
+    ),
+    identity: str = typer.Option("", "--identity", help="This replica's id (default host-pid)."),
+    lease_seconds: int = typer.Option(15, "--lease-seconds", min=2),
+    self_heal_backoff: float = typer.Option(2.0, "--self-heal-backoff"),
+    log_json: bool | None = typer.Option(
+        None, "--log-json/--log-text", help="Default: JSON unless a TTY."
+    ),
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Reconcile every Application continuously: watch, diff, sync, self-heal, report."""
+    connection_options(kubeconfig, context, namespace)
+    logs.configure(log_json, log_level)
+    options = ControllerOptions(
+        app_namespaces=tuple(watch_namespace),
+        workers=workers,
+        resync_seconds=resync,
+        poll_seconds=poll,
+        observe_only=observe_only,
+        listen=listen,
+        replicas=replicas,
+        identity=identity or default_identity(),
+        lease_seconds=lease_seconds,
+        self_heal_backoff=self_heal_backoff,
+    )
+    asyncio.run(_main(options))

@@ -1,0 +1,278 @@
+"""The controller process: informers, caches, Git polling, webhooks, workers — wired together.
+
+Events become keys in one work queue: an Application changed (spec, annotations, operation), a
+tracked live object changed (watch cache), a repository moved (poller or webhook), a bucket was
+gained (sharding), or a periodic resync came due. Workers reconcile keys one app at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+import uvicorn
+
+from tether import crds
+from tether.cluster import errors as api_errors
+from tether.controller import server, webhooks
+from tether.controller.cache import DEFAULT_EXCLUDED, Caches
+from tether.controller.events import EventRecorder
+from tether.controller.metrics import Metrics
+from tether.controller.polling import GitPoller, PolledSource
+from tether.controller.queue import WorkQueue, run_workers
+from tether.controller.reconciler import ReconcileOptions, Reconciler
+from tether.controller.reflector import Key, Reflector
+from tether.controller.sharding import Sharding, ShardingOptions, bucket_of
+from tether.engine.tracking import AppRef
+from tether.model.app import AppSpec
+from tether.model.resources import Body
+from tether.reconcile.apps import Application
+from tether.reconcile.compare import DiffMemo
+from tether.reconcile.engine import Engine
+from tether.service.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+WEBHOOK_SECRET = "tether-webhook"
+
+
+def default_identity() -> str:
+    return f"{socket.gethostname().lower()}-{os.getpid()}".replace("_", "-").replace(".", "-")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControllerOptions:
+    app_namespaces: tuple[str, ...] = ()  # empty: the runtime's namespace
+    workers: int = 8
+    resync_seconds: float = 180.0
+    poll_seconds: float = 60.0
+    observe_only: bool = False
+    self_heal_backoff: float = 2.0
+    debounce_seconds: float = 0.05
+    listen: str = "127.0.0.1:8081"  # "" disables the HTTP endpoint
+    identity: str = field(default_factory=default_identity)
+    replicas: int = 1
+    buckets: int = 16
+    lease_seconds: int = 15
+    excluded_kinds: frozenset[tuple[str, str]] = DEFAULT_EXCLUDED
+
+
+def _interesting(old: Body | None, new: Body | None) -> bool:
+    """Whether an Application event needs a reconcile: not for our own status writes."""
+    if old is None or new is None:
+        return True
+    o, n = old.get("metadata") or {}, new.get("metadata") or {}
+    return (
+        o.get("generation") != n.get("generation")
+        or o.get("annotations") != n.get("annotations")
+        or o.get("labels") != n.get("labels")
+        or bool(n.get("deletionTimestamp")) != bool(o.get("deletionTimestamp"))
+        or old.get("operation") != new.get("operation")
+    )
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our event loop: signals belong to the controller, not to the server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Controller:
+    def __init__(self, runtime: Runtime, options: ControllerOptions) -> None:
+        self.runtime = runtime
+        self.options = options
+        self.metrics = Metrics()
+        self.queue: WorkQueue[AppRef] = WorkQueue()
+        self.namespaces = options.app_namespaces or (runtime.settings.namespace,)
+        self.caches = Caches(self._tracked_changed, options.excluded_kinds)
+        self.poller = GitPoller(runtime.repos, options.poll_seconds, self._repo_moved, self.metrics)
+        self.engine = Engine(
+            runtime.store,
+            runtime.clusters,
+            PolledSource(runtime.repos, self.poller, self.metrics),
+            runtime.settings.health_rules,
+            live_for=self.caches.for_cluster,
+            memos={},
+        )
+        self.events = EventRecorder(runtime.kube, options.identity)
+        self.sharding = Sharding(
+            runtime.kube,
+            ShardingOptions(
+                namespace=runtime.settings.namespace,
+                identity=options.identity,
+                replicas=options.replicas,
+                buckets=options.buckets,
+                lease_duration=options.lease_seconds,
+            ),
+        )
+        self.reconciler = Reconciler(
+            self.engine,
+            runtime.store,
+            self._lookup,
+            self._owns,
+            self.events,
+            self.metrics,
+            ReconcileOptions(
+                resync_seconds=options.resync_seconds,
+                observe_only=options.observe_only,
+                self_heal_backoff=options.self_heal_backoff,
+            ),
+        )
+        self.apps: dict[str, Reflector] = {
+            ns: Reflector(
+                runtime.kube,
+                crds.API_VERSION,
+                "Application",
+                namespace=ns,
+                on_event=self._app_event,
+            )
+            for ns in self.namespaces
+        }
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._dry_runs_counted = 0
+
+    # ---- event sources -----------------------------------------------------------------------
+
+    def _lookup(self, ref: AppRef) -> Body | None:
+        reflector = self.apps.get(ref.namespace)
+        return reflector.store.get((ref.namespace, ref.name)) if reflector else None
+
+    def _owns(self, ref: AppRef) -> bool:
+        return self.sharding.owns(str(ref))
+
+    def _app_event(self, key: Key, old: Body | None, new: Body | None) -> None:
+        if _interesting(old, new):
+            self.queue.add(AppRef(*key), debounce=self.options.debounce_seconds)
+
+    def _tracked_changed(self, app: AppRef, _key: object) -> None:
+        self.queue.add(app, debounce=self.options.debounce_seconds)
+
+    def _repo_moved(self, repo_url: str) -> None:
+        key = webhooks.repo_key(repo_url)
+        for ref, spec, _ in self._app_specs():
+            if any(webhooks.repo_key(s.repo_url) == key for s in spec.sources):
+                self.queue.add(ref)
+
+    def _app_specs(self) -> Iterable[tuple[AppRef, AppSpec, dict[str, str]]]:
+        for reflector in self.apps.values():
+            for body in list(reflector.store.values()):
+                app = Application(body)
+                try:
+                    yield app.ref, app.spec, dict(app.annotations)
+                except (ValueError, KeyError, TypeError):
+                    continue
+
+    async def on_push(self, push: webhooks.PushEvent) -> int:
+        affected = webhooks.affected(push, self._app_specs())
+        repos = {
+            s.repo_url
+            for ref, spec, _ in self._app_specs()
+            if ref in affected
+            for s in spec.sources
+            if webhooks.repo_key(s.repo_url) in push.repo_urls
+        }
+        for repo_url in repos:
+            with contextlib.suppress(Exception):
+                await self.poller.refresh_now(repo_url, notify=False)
+        for ref in affected:
+            self.queue.add(ref)
+        log.info("webhook push", provider=str(push.provider), ref=push.ref, refreshed=len(affected))
+        return len(affected)
+
+    async def webhook_secrets(self) -> webhooks.WebhookSecrets:
+        try:
+            secret = await self.runtime.kube.get(
+                "v1", "Secret", WEBHOOK_SECRET, self.runtime.settings.namespace
+            )
+        except api_errors.NotFound:
+            return webhooks.WebhookSecrets()
+        return webhooks.WebhookSecrets.from_secret_data(secret.get("data") or {})
+
+    async def _follow_ownership(self) -> None:
+        async for change in self.sharding.changes():
+            if change.gained:
+                for ref, _, _ in self._app_specs():
+                    if bucket_of(str(ref), self.options.buckets) in change.gained:
+                        self.queue.add(ref)
+
+    # ---- running -----------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        return all(r.synced.is_set() for r in self.apps.values())
+
+    async def _update_gauges(self) -> None:
+        while True:
+            self.metrics.queue_depth.set(len(self.queue))
+            for name, cache in self.caches.all().items():
+                tracked = cache.tracked()
+                self.metrics.cache_objects.labels(name, "full").set(tracked)
+                self.metrics.cache_objects.labels(name, "light").set(cache.objects() - tracked)
+            counted = sum(m.dry_runs for m in self._memos().values())
+            self.metrics.dry_runs.inc(max(counted - self._dry_runs_counted, 0))
+            self._dry_runs_counted = counted
+            await asyncio.sleep(5)
+
+    def _memos(self) -> dict[AppRef, DiffMemo]:
+        return self.engine.memos or {}
+
+    async def _listen(self) -> asyncio.Task[None]:
+        """Serve HTTP in the background; a port that cannot be bound stops the start-up."""
+        host, _, port = self.options.listen.rpartition(":")
+        app = server.build(self.metrics, self.ready, self.on_push, self.webhook_secrets)
+        config = uvicorn.Config(
+            app, host=host or "127.0.0.1", port=int(port), log_level="warning", lifespan="off"
+        )
+        http = _EmbeddedServer(config)
+        task = asyncio.create_task(http.serve())
+        while not http.started:
+            if task.done():
+                raise RuntimeError(f"cannot listen on {self.options.listen} (address in use?)")
+            await asyncio.sleep(0.02)
+        return task
+
+    async def run(self, stop: asyncio.Event) -> None:
+        structlog.contextvars.bind_contextvars(replica=self.options.identity)  # on every log line
+        log.info(
+            "controller starting",
+            identity=self.options.identity,
+            namespaces=list(self.namespaces),
+            replicas=self.options.replicas,
+            observe_only=self.options.observe_only,
+        )
+        for reflector in self.apps.values():
+            reflector.start()
+        await asyncio.gather(*(r.wait_synced(120) for r in self.apps.values()))
+        await self.sharding.start()
+        self._tasks = [
+            asyncio.create_task(
+                run_workers(self.queue, self.reconciler.reconcile, self.options.workers)
+            ),
+            asyncio.create_task(self.poller.run()),
+            asyncio.create_task(self._update_gauges()),
+            asyncio.create_task(self._follow_ownership()),
+        ]
+        if self.options.listen:
+            self._tasks.append(await self._listen())
+        for ref, _, _ in self._app_specs():
+            self.queue.add(ref)
+        log.info("controller running", apps=sum(len(r.store) for r in self.apps.values()))
+        await stop.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        self.queue.shutdown()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.sharding.stop()
+        await self.events.flush()
+        await asyncio.gather(*(r.aclose() for r in self.apps.values()))
+        await self.caches.aclose()
+        log.info("controller stopped")

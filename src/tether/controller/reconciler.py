@@ -1,0 +1,238 @@
+"""Reconciling one Application in the controller: the decisions around the engine's steps.
+
+Read top to bottom: skip apps this replica does not own; finish a deletion; honour a refresh
+request; continue a running operation; otherwise refresh (cheap when nothing changed: cached
+live state, memoized diffs, no status write), report drift, and start an automated sync when
+the rules allow it. The return value is when to come back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from tether import render
+from tether.controller import decisions
+from tether.controller.events import EventRecorder
+from tether.controller.events import Reason as EventReason
+from tether.controller.metrics import Metrics
+from tether.engine.operation import (
+    InitiatedBy,
+    OperationPhase,
+    OperationRequest,
+    OperationState,
+    SyncRequest,
+)
+from tether.engine.tracking import AppRef
+from tether.model.resources import Body, ResourceKey
+from tether.reconcile.apps import REFRESH_ANNOTATION, Application, AppStore
+from tether.reconcile.compare import Comparison
+from tether.reconcile.engine import Engine
+from tether.reconcile.syncing import StepEvent, StepOutcome
+
+log = structlog.get_logger(__name__)
+FINALIZER = "tether.dev/resources-finalizer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReconcileOptions:
+    resync_seconds: float = 180.0
+    observe_only: bool = False
+    self_heal_backoff: float = 2.0
+
+
+@dataclass
+class Reconciler:
+    engine: Engine
+    store: AppStore
+    lookup: Callable[[AppRef], Body | None]  # the app informer's current body
+    owns: Callable[[AppRef], bool]
+    events: EventRecorder
+    metrics: Metrics
+    options: ReconcileOptions
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    _drift_reported: dict[AppRef, set[tuple[ResourceKey, str]]] = field(default_factory=dict)
+
+    def resync(self) -> float:
+        return self.options.resync_seconds * (0.9 + random.random() / 5)
+
+    def forget(self, ref: AppRef) -> None:
+        self._drift_reported.pop(ref, None)
+        if self.engine.memos is not None:
+            self.engine.memos.pop(ref, None)
+
+    async def reconcile(self, ref: AppRef) -> float | None:
+        body = self.lookup(ref)
+        if body is None:
+            self.forget(ref)
+            return None
+        if not self.owns(ref):
+            return None
+        app = Application(body)
+        bound = log.bind(app=str(ref))
+        if app.deleting:
+            await self._delete(app)
+            return None
+        kind = "operation" if self._operating(app) else "refresh"
+        bound.debug("reconcile start", kind=kind)
+        try:
+            with self.metrics.reconcile_duration.labels(kind).time():
+                if REFRESH_ANNOTATION in app.annotations:
+                    app = await self._handle_refresh_request(app)
+                if kind == "operation":
+                    return await self._continue_operation(app, bound)
+                return await self._refresh_and_maybe_sync(app, bound)
+        finally:
+            bound.debug("reconcile end", kind=kind)
+
+    @staticmethod
+    def _operating(app: Application) -> bool:
+        state = Engine.operation_state(app)
+        return app.operation is not None or (state is not None and not state.phase.completed)
+
+    async def _handle_refresh_request(self, app: Application) -> Application:
+        if app.annotations.get(REFRESH_ANNOTATION) == "hard":
+            render.clear_cache()  # a hard refresh re-renders from scratch
+            if self.engine.memos is not None:
+                self.engine.memos.pop(app.ref, None)
+        return await self.store.patch(
+            app.ref, {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
+        )
+
+    # ---- operations ----------------------------------------------------------------------
+
+    def _reporter(
+        self, ref: AppRef, bound: structlog.typing.FilteringBoundLogger
+    ) -> Callable[[StepEvent], None]:
+        def report(event: StepEvent) -> None:
+            bound.info(event.message, step=event.kind, object=str(event.key) if event.key else None)
+
+        return report
+
+    async def _continue_operation(
+        self, app: Application, bound: structlog.typing.FilteringBoundLogger
+    ) -> float:
+        outcome = await self.engine.step(app.ref, self._reporter(app.ref, bound))
+        return self._after_step(app, outcome)
+
+    def _after_step(self, app: Application, outcome: StepOutcome, drift: bool = False) -> float:
+        state = outcome.state
+        if outcome.requeue_after is not None:
+            return outcome.requeue_after
+        if state is not None and state.phase.completed and state.id:
+            self._record_result(app, state, drift)
+        return self.resync()
+
+    def _record_result(self, app: Application, state: OperationState, drift: bool) -> None:
+        result = "succeeded" if state.phase is OperationPhase.SUCCEEDED else "failed"
+        self.metrics.syncs.labels(result).inc()
+        reason = EventReason.SYNC_SUCCEEDED if result == "succeeded" else EventReason.SYNC_FAILED
+        self.events.record(
+            app.ref, _uid(app), reason, f"{state.message} (revision {state.revision})", "Sync"
+        )
+        if drift and result == "succeeded":
+            cluster = app.spec.destination.cluster
+            changed = sum(1 for r in state.resources if r.action == "configured")
+            self.metrics.drift_corrected.labels(cluster).inc(max(changed, 1))
+            self.events.record(
+                app.ref,
+                _uid(app),
+                EventReason.DRIFT_CORRECTED,
+                f"self-heal restored {changed} object(s)",
+            )
+
+    # ---- refresh and automated sync ------------------------------------------------------
+
+    async def _refresh_and_maybe_sync(
+        self, app: Application, bound: structlog.typing.FilteringBoundLogger
+    ) -> float:
+        refreshed = await self.engine.refresh(app.ref, app)
+        observe = decisions.observe_only(app.annotations, self.options.observe_only)
+        last = Engine.operation_state(refreshed.app)
+        try:
+            spec = app.spec
+        except (ValueError, KeyError, TypeError):
+            return self.resync()  # the refresh recorded InvalidSpec
+        verdict = decisions.auto_sync(
+            spec, refreshed.comparison, last, observe, self.clock(), self.options.self_heal_backoff
+        )
+        if refreshed.comparison is not None and refreshed.comparison.out_of_sync:
+            bound.debug(
+                "out of sync",
+                reason=verdict.reason,
+                diffs=[r.diff.text or str(r.key) for r in refreshed.comparison.out_of_sync],
+            )
+        if verdict.drift and refreshed.comparison is not None:
+            self._report_drift(app, refreshed.comparison)
+        if not verdict.sync:
+            if verdict.reason == "self-heal backoff":
+                return self.options.self_heal_backoff
+            return self.resync()
+        fresh = await self.store.get(app.ref)  # the informer may lag behind our own last write
+        if self._operating(fresh):
+            return 0.2
+        bound.info("automated sync", reason=verdict.reason)
+        automated = spec.sync_policy.automated
+        request = OperationRequest(
+            SyncRequest(prune=bool(automated and automated.prune)), InitiatedBy(automated=True)
+        )
+        report = self._reporter(app.ref, bound)
+        state = await self.engine.start(fresh, request, report)
+        self.events.record(
+            app.ref,
+            _uid(app),
+            EventReason.SYNC_STARTED,
+            f"automated sync to {state.revision}: {verdict.reason}",
+            "Sync",
+        )
+        if state.phase.completed:
+            return self._after_step(app, StepOutcome(state, None, None), verdict.drift)
+        return self._after_step(app, await self.engine.step(app.ref, report), verdict.drift)
+
+    def _report_drift(self, app: Application, comparison: Comparison) -> None:
+        reported = self._drift_reported.setdefault(app.ref, set())
+        current = set()
+        for res in decisions.drifted(comparison):
+            live = res.live or {}
+            version = str((live.get("metadata") or {}).get("resourceVersion", ""))
+            current.add((res.key, version))
+            if (res.key, version) in reported:
+                continue
+            culprit = decisions.who_changed(res.live)
+            who = (
+                f"{culprit.manager} ({culprit.operation}) at {culprit.time}"
+                if culprit
+                else "an unknown writer"
+            )
+            self.metrics.drift_detected.labels(app.spec.destination.cluster).inc()
+            self.events.record(
+                app.ref, _uid(app), EventReason.DRIFT_DETECTED, f"{res.key} changed by {who}"
+            )
+        self._drift_reported[app.ref] = current
+
+    # ---- deletion ------------------------------------------------------------------------
+
+    async def _delete(self, app: Application) -> None:
+        finalizers = list(app.body["metadata"].get("finalizers") or [])
+        if FINALIZER not in finalizers:
+            return
+        await self.engine.delete_owned(app)
+        remaining = [f for f in finalizers if f != FINALIZER]
+        await self.store.patch(
+            app.ref,
+            {
+                "metadata": {
+                    "finalizers": remaining,
+                    "resourceVersion": app.body["metadata"]["resourceVersion"],
+                }
+            },
+        )
+        self.forget(app.ref)
+
+
+def _uid(app: Application) -> str:
+    return str(app.body["metadata"].get("uid", ""))
