@@ -94,9 +94,17 @@ def controller(
         None, "--log-json/--log-text", help="Default: JSON unless a TTY."
     ),
     log_level: str = typer.Option("info", "--log-level"),
+    health_rules: Path | None = typer.Option(
+        None,
+        "--health-rules",
+        envvar="TETHER_HEALTH_RULES",
+        help="YAML list of custom health rules (CEL) per group/kind.",
+    ),
 ) -> None:
     """Reconcile every Application continuously: watch, diff, sync, self-heal, report."""
     connection_options(kubeconfig, context, namespace)
+    if health_rules is not None:
+        os.environ["TETHER_HEALTH_RULES"] = str(health_rules)
     logs.configure(log_json, log_level)
     options = ControllerOptions(
         app_namespaces=tuple(watch_namespace),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -77,7 +78,9 @@ class _Shared:
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=8),
         )
         self.slots = asyncio.Semaphore(concurrency)
+        self.requests: Counter[tuple[str, str]] = Counter()  # (method, resource) sent, for metrics
         self.index: ResourceIndex | None = None
+        self.version: Body | None = None
         self.index_lock = asyncio.Lock()
         self.retry = RetryPolicy()
 
@@ -126,8 +129,17 @@ class KubeClient:
             headers.extend(extra.items())
         return headers
 
+    @property
+    def request_counts(self) -> Counter[tuple[str, str]]:
+        """Requests sent so far by (method, resource), retries included."""
+        return self._shared.requests
+
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         policy = self._shared.retry
+        params = kwargs.get("params") or {}
+        self._shared.requests[
+            (method + (" dry-run" if params.get("dryRun") else ""), _resource_of(path))
+        ] += 1
         for attempt in range(policy.attempts):
             try:
                 async with self._shared.slots:
@@ -184,6 +196,12 @@ class KubeClient:
             if shared.index is None or refresh:
                 shared.index = await self._load_index()
             return shared.index
+
+    async def server_version(self, refresh: bool = False) -> Body:
+        """GET /version, once per client (a server's version changes only with a restart)."""
+        if self._shared.version is None or refresh:
+            self._shared.version = await self.request("GET", "/version")
+        return self._shared.version
 
     async def resource(self, api_version: str, kind: str) -> ApiResource:
         found = (await self.resources()).lookup(api_version, kind)
@@ -347,6 +365,16 @@ class KubeClient:
             async for line in response.aiter_lines():
                 if line:
                     yield _watch_event(json.loads(line))
+
+
+def _resource_of(path: str) -> str:
+    """'/apis/apps/v1/namespaces/x/deployments/web/status' -> 'deployments/status'."""
+    parts = [p for p in path.split("/") if p]
+    if "namespaces" in parts and len(parts) > parts.index("namespaces") + 2:
+        parts = parts[parts.index("namespaces") + 2 :]
+    else:
+        parts = parts[3:] if parts[:1] == ["apis"] else parts[2:]
+    return "/".join(parts[0:1] + parts[2:3]) or path
 
 
 def _conflict(response: httpx.Response) -> bool:

@@ -70,6 +70,7 @@ class ClusterCache:
         self.sync_timeout = sync_timeout
         self._kinds: dict[tuple[str, str], Reflector] = {}
         self._lock = asyncio.Lock()
+        self.app_changes: dict[AppRef, int] = {}  # per app: how many tracked-object events so far
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -164,6 +165,7 @@ class ClusterCache:
         owners = {tracking.owner(o) for o in (old, new) if isinstance(o, dict)}
         for app in owners - {None}:
             assert app is not None
+            self.app_changes[app] = self.app_changes.get(app, 0) + 1
             self.on_change(app, ResourceKey(group, kind, key[0], key[1]))
 
     async def aclose(self) -> None:

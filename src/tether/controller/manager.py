@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +30,13 @@ from tether.controller.reconciler import ReconcileOptions, Reconciler
 from tether.controller.reflector import Key, Reflector
 from tether.controller.sharding import Sharding, ShardingOptions, bucket_of
 from tether.engine.tracking import AppRef
-from tether.model.app import AppSpec
+from tether.model.app import AppSpec, Source
 from tether.model.resources import Body
 from tether.reconcile.apps import Application
 from tether.reconcile.compare import DiffMemo
 from tether.reconcile.engine import Engine
 from tether.service.runtime import Runtime
+from tether.source import refs as source_refs
 
 log = structlog.get_logger(__name__)
 WEBHOOK_SECRET = "tether-webhook"
@@ -124,6 +125,7 @@ class Controller:
                 observe_only=options.observe_only,
                 self_heal_backoff=options.self_heal_backoff,
             ),
+            inputs=self._inputs,
         )
         self.apps: dict[str, Reflector] = {
             ns: Reflector(
@@ -135,6 +137,7 @@ class Controller:
             )
             for ns in self.namespaces
         }
+        runtime.store.observe = self._observe_app
         self._tasks: list[asyncio.Task[Any]] = []
         self._dry_runs_counted = 0
 
@@ -143,6 +146,42 @@ class Controller:
     def _lookup(self, ref: AppRef) -> Body | None:
         reflector = self.apps.get(ref.namespace)
         return reflector.store.get((ref.namespace, ref.name)) if reflector else None
+
+    def _inputs(self, app: Application) -> tuple[object, ...] | None:
+        """Everything a settled app's comparison depends on that can move: its spec (generation),
+        annotations, an operation request, what its sources hold, and its tracked objects."""
+        try:
+            spec = app.spec
+        except (ValueError, KeyError, TypeError):
+            return None
+        meta = app.body["metadata"]
+        cache = self.caches.all().get(spec.destination.cluster)
+        return (
+            meta.get("generation"),
+            tuple(sorted((meta.get("annotations") or {}).items())),
+            app.operation is not None,
+            tuple(self._source_input(s, app.annotations) for s in spec.sources),
+            cache.app_changes.get(app.ref, 0) if cache is not None else None,
+        )
+
+    def _source_input(self, source: Source, annotations: Mapping[str, str]) -> object:
+        """What a source holds for this app: with manifest-generate-paths, the content ids of those
+        paths at the resolved commit (a push elsewhere in a monorepo changes nothing here);
+        otherwise the repository's ref generation."""
+        failed = source.repo_url in self.poller.failures
+        generation = self.poller.generation.get(source.repo_url, 0)
+        refs = self.poller.refs.get(source.repo_url)
+        paths = webhooks.generate_paths(annotations, source.path)
+        if failed or not refs or not paths or any(c in p for p in paths for c in "*?["):
+            return (failed, generation)
+        sha = source_refs.resolve(source.target_revision, refs)
+        ids = self.runtime.repos.path_ids(source.repo_url, sha, paths) if sha else None
+        return (failed, ids) if ids is not None else (failed, generation)
+
+    def _observe_app(self, body: Body) -> None:
+        reflector = self.apps.get(str((body.get("metadata") or {}).get("namespace", "")))
+        if reflector is not None:
+            reflector.observe(body)
 
     def _owns(self, ref: AppRef) -> bool:
         return self.sharding.owns(str(ref))
@@ -171,6 +210,7 @@ class Controller:
 
     async def on_push(self, push: webhooks.PushEvent) -> int:
         affected = webhooks.affected(push, self._app_specs())
+        direct = set(self._touched(push, affected))
         repos = {
             s.repo_url
             for ref, spec, _ in self._app_specs()
@@ -181,10 +221,26 @@ class Controller:
         for repo_url in repos:
             with contextlib.suppress(Exception):
                 await self.poller.refresh_now(repo_url, notify=False)
-        for ref in affected:
-            self.queue.add(ref)
+        for ref in sorted(affected, key=lambda r: r not in direct):
+            self.queue.add(ref)  # apps whose own paths the push touched go first
         log.info("webhook push", provider=str(push.provider), ref=push.ref, refreshed=len(affected))
         return len(affected)
+
+    def _touched(self, push: webhooks.PushEvent, refs: list[AppRef]) -> Iterable[AppRef]:
+        """Of the affected apps, those whose own source paths the push changed."""
+        if push.changed_paths is None:
+            return []
+        wanted = set(refs)
+        return [
+            ref
+            for ref, spec, _ in self._app_specs()
+            if ref in wanted
+            and any(
+                p == s.path.strip("/") or p.startswith(s.path.strip("/") + "/")
+                for s in spec.sources
+                for p in push.changed_paths
+            )
+        ]
 
     async def webhook_secrets(self) -> webhooks.WebhookSecrets:
         try:
@@ -214,6 +270,8 @@ class Controller:
                 tracked = cache.tracked()
                 self.metrics.cache_objects.labels(name, "full").set(tracked)
                 self.metrics.cache_objects.labels(name, "light").set(cache.objects() - tracked)
+            for (method, resource), count in self.runtime.kube.request_counts.items():
+                self.metrics.api_requests.labels(method, resource).set(count)
             counted = sum(m.dry_runs for m in self._memos().values())
             self.metrics.dry_runs.inc(max(counted - self._dry_runs_counted, 0))
             self._dry_runs_counted = counted

@@ -62,6 +62,12 @@ class Metrics:
             ["sync", "health"],
             registry=r,
         )
+        self.api_requests = Gauge(
+            "tether_api_requests",
+            "Requests sent to the management cluster's API server.",
+            ["method", "resource"],
+            registry=r,
+        )
         self.dry_runs = Counter(
             "tether_dry_runs_total", "Server-side dry-run applies made for diffs.", registry=r
         )

@@ -37,6 +37,7 @@ class GitPoller:
         self.metrics = metrics
         self.refs: dict[str, dict[str, str]] = {}
         self.failures: dict[str, source_errors.SourceError] = {}  # the last poll of each failed
+        self.generation: dict[str, int] = {}  # per repository: how many times its refs moved
         self._locks: dict[str, asyncio.Lock] = {}
 
     def watch(self, repo_url: str) -> None:
@@ -64,6 +65,8 @@ class GitPoller:
                 self.metrics.git_requests.labels("ls-remote", "error").inc()
                 first_failure = repo_url not in self.failures
                 self.failures[repo_url] = exc
+                if first_failure:
+                    self.generation[repo_url] = self.generation.get(repo_url, 0) + 1
                 if first_failure and notify:
                     self.on_change(repo_url)  # so the apps show the outage now
                 raise
@@ -75,6 +78,8 @@ class GitPoller:
                 bool(self.refs.get(repo_url)) and self.refs.get(repo_url) != refs
             )
             self.refs[repo_url] = refs
+            if changed:
+                self.generation[repo_url] = self.generation.get(repo_url, 0) + 1
         if changed and notify:
             self.on_change(repo_url)
         return changed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,6 +42,7 @@ FINALIZER = "tether.dev/resources-finalizer"
 @dataclass(frozen=True, kw_only=True)
 class ReconcileOptions:
     resync_seconds: float = 180.0
+    full_resync_seconds: float = 1800.0  # at least this often, compare even if nothing moved
     observe_only: bool = False
     self_heal_backoff: float = 2.0
 
@@ -55,13 +57,18 @@ class Reconciler:
     metrics: Metrics
     options: ReconcileOptions
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    # What the app's inputs looked like at its last settled refresh (spec, repositories' ref
+    # generations, tracked-object events); None when there is no way to tell.
+    inputs: Callable[[Application], tuple[object, ...] | None] = lambda _app: None
     _drift_reported: dict[AppRef, set[tuple[ResourceKey, str]]] = field(default_factory=dict)
+    _settled: dict[AppRef, tuple[tuple[object, ...], float]] = field(default_factory=dict)
 
     def resync(self) -> float:
         return self.options.resync_seconds * (0.9 + random.random() / 5)
 
     def forget(self, ref: AppRef) -> None:
         self._drift_reported.pop(ref, None)
+        self._settled.pop(ref, None)
         if self.engine.memos is not None:
             self.engine.memos.pop(ref, None)
 
@@ -150,7 +157,10 @@ class Reconciler:
     async def _refresh_and_maybe_sync(
         self, app: Application, bound: structlog.typing.FilteringBoundLogger
     ) -> float:
-        refreshed = await self.engine.refresh(app.ref, app)
+        inputs = self.inputs(app)
+        if inputs is not None and self._unchanged(app.ref, inputs):
+            return self.resync()  # nothing it depends on moved: a resync costs nothing
+        refreshed = await self.engine.refresh(app.ref, app, write=False)
         observe = decisions.observe_only(app.annotations, self.options.observe_only)
         last = Engine.operation_state(refreshed.app)
         try:
@@ -169,29 +179,39 @@ class Reconciler:
         if verdict.drift and refreshed.comparison is not None:
             self._report_drift(app, refreshed.comparison)
         if not verdict.sync:
+            await self.engine.write_refresh(refreshed)
+            if inputs is not None and refreshed.error is None:
+                self._settled[app.ref] = (inputs, time.monotonic())
             if verdict.reason == "self-heal backoff":
                 return self.options.self_heal_backoff
             return self.resync()
-        fresh = await self.store.get(app.ref)  # the informer may lag behind our own last write
+        # The informer already holds this process's own last write (AppStore.observe), and no
+        # other replica works this app (sharding): its copy is current enough to start from.
+        fresh = Application(self.lookup(app.ref) or app.body)
         if self._operating(fresh):
-            return 0.2
+            return 0.2  # (the sync about to start writes a newer status than this refresh)
         bound.info("automated sync", reason=verdict.reason)
         automated = spec.sync_policy.automated
         request = OperationRequest(
             SyncRequest(prune=bool(automated and automated.prune)), InitiatedBy(automated=True)
         )
         report = self._reporter(app.ref, bound)
-        state = await self.engine.start(fresh, request, report)
-        self.events.record(
-            app.ref,
-            _uid(app),
-            EventReason.SYNC_STARTED,
-            f"automated sync to {state.revision}: {verdict.reason}",
-            "Sync",
-        )
+        state = await self.engine.start(fresh, request, report, persist=False)
         if state.phase.completed:
             return self._after_step(app, StepOutcome(state, None, None), verdict.drift)
-        return self._after_step(app, await self.engine.step(app.ref, report), verdict.drift)
+        outcome = await self.engine.step(
+            app.ref, report, app=fresh, state=state, compared=refreshed.comparison
+        )
+        if outcome.requeue_after is not None:  # it takes a while: say that it started
+            note = f"automated sync to {state.revision}: {verdict.reason}"
+            self.events.record(app.ref, _uid(app), EventReason.SYNC_STARTED, note, "Sync")
+        return self._after_step(app, outcome, verdict.drift)
+
+    def _unchanged(self, ref: AppRef, inputs: tuple[object, ...]) -> bool:
+        settled = self._settled.get(ref)
+        if settled is None or settled[0] != inputs:
+            return False
+        return time.monotonic() - settled[1] < self.options.full_resync_seconds
 
     def _report_drift(self, app: Application, comparison: Comparison) -> None:
         reported = self._drift_reported.setdefault(app.ref, set())

@@ -436,6 +436,11 @@ def refresh_paths(annotations: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(entry.strip() for entry in raw.split(";") if entry.strip())
 
 
+def generate_paths(annotations: Mapping[str, str], source_path: str) -> tuple[str, ...]:
+    """The app's manifest-generate-paths as repo-relative paths (globs kept as written)."""
+    return tuple(_resolve(entry, source_path) for entry in refresh_paths(annotations))
+
+
 def _paths_changed(
     changed: frozenset[str] | None, entries: tuple[str, ...], source_path: str
 ) -> bool:

@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 import yaml
 
@@ -32,13 +33,18 @@ class ObjectDiff:
     key: ResourceKey
     version: str
     action: DiffAction
-    live: Body | None  # normalized and masked
+    live: Body | None  # normalized and masked (read-only: shares values with the inputs)
     target: Body | None  # normalized and masked
-    text: str = ""
 
     @property
     def changed(self) -> bool:
         return self.action is not DiffAction.NONE
+
+    @cached_property
+    def text(self) -> str:
+        """The unified YAML diff, made on first use: the controller rarely needs it, and
+        dumping every created object as YAML cost more than the comparison itself."""
+        return unified(self.key, self.live, self.target) if self.changed else ""
 
 
 def _dump(obj: Body | None) -> list[str]:
@@ -61,10 +67,8 @@ def compare(
 ) -> ObjectDiff:
     """Diff one object. `predicted` is the dry-run result (None: the object is to be pruned)."""
     applicable = ignore.rules_for(rules, key)
-    norm_live = ignore.strip(normalize(live), applicable, live) if live is not None else None
-    norm_target = (
-        ignore.strip(normalize(predicted), applicable, live) if predicted is not None else None
-    )
+    norm_live = _prepared(live, applicable, live)
+    norm_target = _prepared(predicted, applicable, live)
     if norm_target is None:
         action = DiffAction.PRUNE
     elif norm_live is None:
@@ -73,5 +77,11 @@ def compare(
         action = DiffAction.NONE if norm_live == norm_target else DiffAction.UPDATE
     masked_live, masked_target = masking.mask_pair(norm_live, norm_target)
     version = str((predicted or live or {}).get("apiVersion", ""))
-    text = unified(key, masked_live, masked_target) if action is not DiffAction.NONE else ""
-    return ObjectDiff(key, version, action, masked_live, masked_target, text)
+    return ObjectDiff(key, version, action, masked_live, masked_target)
+
+
+def _prepared(obj: Body | None, rules: list[IgnoreDifference], live: Body | None) -> Body | None:
+    if obj is None:
+        return None
+    normalized = normalize(obj)
+    return ignore.strip(normalized, rules, live) if rules else normalized

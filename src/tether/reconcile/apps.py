@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -60,10 +60,18 @@ class Application:
 
 
 class AppStore:
-    """Application CRUD through one KubeClient (the management cluster)."""
+    """Application CRUD through one KubeClient (the management cluster).
 
-    def __init__(self, kube: KubeClient) -> None:
+    `observe` sees every body a write returns, so a cache of Applications (the controller's
+    informer) is never older than this process's own last write."""
+
+    def __init__(self, kube: KubeClient, observe: Callable[[Body], None] = lambda _b: None) -> None:
         self.kube = kube
+        self.observe = observe
+
+    def _seen(self, body: Body) -> Application:
+        self.observe(body)
+        return Application(body)
 
     async def get(self, ref: AppRef) -> Application:
         return Application(await self.kube.get(crds.API_VERSION, KIND, ref.name, ref.namespace))
@@ -84,7 +92,7 @@ class AppStore:
         return Application(await self.kube.create(body))
 
     async def apply(self, body: Body, field_manager: str) -> Application:
-        return Application(await self.kube.apply(body, field_manager=field_manager, force=True))
+        return self._seen(await self.kube.apply(body, field_manager=field_manager, force=True))
 
     async def patch_status(self, ref: AppRef, status: Mapping[str, Any]) -> Application:
         patched = await self.kube.patch(
@@ -96,11 +104,11 @@ class AppStore:
             content_type=MERGE_PATCH,
             subresource="status",
         )
-        return Application(patched)
+        return self._seen(patched)
 
     async def patch(self, ref: AppRef, patch: Mapping[str, Any]) -> Application:
         patched = await self.kube.patch(crds.API_VERSION, KIND, ref.name, ref.namespace, patch)
-        return Application(patched)
+        return self._seen(patched)
 
     async def request_operation(self, ref: AppRef, request: OperationRequest) -> Application:
         return await self.patch(ref, {"operation": request.to_dict()})

@@ -28,7 +28,7 @@ from tether.engine.tracking import AppRef
 from tether.model.app import AppSpec
 from tether.model.health import HealthResult, HealthStatus, worst
 from tether.model.resources import Body, ResourceKey
-from tether.reconcile.targets import TargetError, Targets
+from tether.reconcile.targets import TargetError, Targets, TargetsMemo
 
 FIELD_MANAGER = "tether"
 
@@ -139,7 +139,7 @@ def fingerprint(obj: Body | None) -> str:
     """A hash of what matters for diffs (status, managedFields and versions left out)."""
     if obj is None:
         return ""
-    text = json.dumps(normalize(obj), sort_keys=True, separators=(",", ":"))
+    text = json.dumps(normalize(obj), sort_keys=True, separators=(",", ":"), check_circular=False)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
@@ -152,24 +152,51 @@ class _Remembered:
 
 @dataclass
 class DiffMemo:
-    """Last dry-run result per object, valid while target and normalized live are unchanged."""
+    """Last dry-run result per object, valid while target and normalized live are unchanged.
+
+    Fingerprints are themselves remembered: a target by identity (the targets memo hands back the
+    very same objects while the commit is unchanged), a live object by resourceVersion."""
 
     entries: dict[ResourceKey, _Remembered] = field(default_factory=dict)
     dry_runs: int = 0
+    targets: TargetsMemo = field(default_factory=TargetsMemo)
+    _target_prints: dict[ResourceKey, tuple[Body, str]] = field(default_factory=dict)
+    _live_prints: dict[ResourceKey, tuple[str, str]] = field(default_factory=dict)
+
+    def _target_print(self, key: ResourceKey, target: Body) -> str:
+        known = self._target_prints.get(key)
+        if known is not None and known[0] is target:  # the same object, kept alive here
+            return known[1]
+        printed = fingerprint(target)
+        self._target_prints[key] = (target, printed)
+        return printed
+
+    def _live_print(self, key: ResourceKey, live: Body | None) -> str:
+        version = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
+        known = self._live_prints.get(key)
+        if version and known is not None and known[0] == version:
+            return known[1]
+        printed = fingerprint(live)
+        if version:
+            self._live_prints[key] = (version, printed)
+        return printed
 
     def lookup(self, key: ResourceKey, target: Body, live: Body | None) -> Body | None:
         found = self.entries.get(key)
-        if found is None or found.target != fingerprint(target) or found.live != fingerprint(live):
+        if found is None or found.target != self._target_print(key, target):
             return None
-        return found.predicted
+        return found.predicted if found.live == self._live_print(key, live) else None
 
     def remember(self, key: ResourceKey, target: Body, live: Body | None, predicted: Body) -> None:
-        self.entries[key] = _Remembered(fingerprint(target), fingerprint(live), predicted)
+        self.entries[key] = _Remembered(
+            self._target_print(key, target), self._live_print(key, live), predicted
+        )
 
     def forget(self, keep: Iterable[ResourceKey]) -> None:
         wanted = set(keep)
-        for key in [k for k in self.entries if k not in wanted]:
-            del self.entries[key]
+        for table in (self.entries, self._target_prints, self._live_prints):
+            for key in [k for k in table if k not in wanted]:
+                del table[key]
 
 
 async def dry_run(dest: KubeClient, target: Body, validate: bool) -> Body:
@@ -203,6 +230,8 @@ async def _predict(inputs: _Inputs, key: ResourceKey, target: Body, live: Body |
     namespaces, crd_kinds = inputs.pending
     if live is None and (key.namespace in namespaces or (key.group, key.kind) in crd_kinds):
         return target  # cannot be dry-run before its namespace/CRD exists
+    if live is None and (key.group, key.kind) == ("", "Namespace"):
+        return target  # a new Namespace has nothing a dry run could find wrong but its name
     remembered = inputs.memo.lookup(key, target, live) if inputs.memo is not None else None
     if remembered is not None:
         return remembered

@@ -46,7 +46,7 @@ class Refreshed:
     app: Application
     comparison: Comparison | None
     error: TargetError | None
-    written: bool = True
+    pending: dict[str, Any] | None = None  # a changed status not written yet (write=False)
 
 
 def _spec(app: Application) -> AppSpec:
@@ -118,8 +118,15 @@ class Engine:
         git = git or self.git
         dest = await self.destination(spec)
         revisions = await targeting.resolve_revisions(sources, git, revision)
+        memo = self._memo(app.ref)
         built = await targeting.build(
-            app.ref, sources, revisions, git, dest, spec.destination.namespace
+            app.ref,
+            sources,
+            revisions,
+            git,
+            dest,
+            spec.destination.namespace,
+            memo.targets if memo is not None and git is self.git else None,
         )
         if owned is None:
             owned = inventory.parse(app.status.get("inventory"))
@@ -155,18 +162,32 @@ class Engine:
                 "status": "Unknown",
                 "comparedAt": self.now(),
             }
+        if comparison is not None and owned is None:
+            adopted = statuses.adopted_inventory(app, comparison)
+            if adopted is not None:
+                status["inventory"] = adopted
         updates = statuses.conditions_for(app, comparison, operation, error)
         return statuses.with_conditions(app, status, updates, self.now()), comparison, error
 
-    async def refresh(self, ref: AppRef, app: Application | None = None) -> Refreshed:
-        """Compare and record sync status, health, resources and conditions (only if changed)."""
+    async def refresh(
+        self, ref: AppRef, app: Application | None = None, write: bool = True
+    ) -> Refreshed:
+        """Compare and record sync status, health, resources and conditions, only if they
+        changed. With `write=False` the changed status is returned as `pending` instead (the
+        controller skips the write when a sync is about to record a newer one)."""
         app = app or await self.store.get(ref)
         status, comparison, error = await self._compared_status(app, self.operation_state(app))
         current = {k: app.status.get(k) for k in status}
         if _meaningful(current) == _meaningful(status):
-            return Refreshed(app, comparison, error, written=False)
-        app = await self.store.patch_status(ref, status)
-        return Refreshed(app, comparison, error)
+            return Refreshed(app, comparison, error)
+        refreshed = Refreshed(app, comparison, error, pending=status)
+        return await self.write_refresh(refreshed) if write else refreshed
+
+    async def write_refresh(self, refreshed: Refreshed) -> Refreshed:
+        if refreshed.pending is None:
+            return refreshed
+        app = await self.store.patch_status(refreshed.app.ref, refreshed.pending)
+        return Refreshed(app, refreshed.comparison, refreshed.error)
 
     # ---- operations ----------------------------------------------------------------------
 
@@ -175,7 +196,9 @@ class Engine:
         raw = app.status.get("operationState")
         return OperationState.from_dict(raw) if raw else None
 
-    def _context(self, app: Application, dest: KubeClient, report: Report) -> SyncContext:
+    def _context(
+        self, app: Application, dest: KubeClient, report: Report, compared: Comparison | None = None
+    ) -> SyncContext:
         async def persist(state: OperationState) -> None:
             running = conditions.reconciling(
                 Reason.SYNCING, state.message or f"sync to {state.revision}"
@@ -199,29 +222,37 @@ class Engine:
             live=self._live(spec, dest),
             memo=self._memo(app.ref),
             owned=tuple(inventory.parse(app.status.get("inventory"))),
+            compared=compared,
         )
 
     async def start(
-        self, app: Application, request: OperationRequest, report: Report
+        self, app: Application, request: OperationRequest, report: Report, persist: bool = True
     ) -> OperationState:
-        """Pin the revisions and persist a Running operation (or finalize one that cannot start)."""
+        """Pin the revisions and make the operation Running (persisted unless `persist` is off,
+        see syncing.begin); an operation that cannot even start is finalized at once."""
         dest = await self.destination(_spec(app))
-        state = await syncing.begin(self._context(app, dest, report), request)
+        state = await syncing.begin(self._context(app, dest, report), request, persist)
         if app.operation is not None:
             await self.store.clear_operation(app.ref)
-        if state.phase.completed:  # could not even start (e.g. the revision cannot be resolved)
-            await self._finalize(app.ref, state, None)
+        if state.phase.completed:  # e.g. the revision cannot be resolved
+            await self._finalize(app, state, None)
         return state
 
     async def step(
-        self, ref: AppRef, report: Report, app: Application | None = None
+        self,
+        ref: AppRef,
+        report: Report,
+        app: Application | None = None,
+        state: OperationState | None = None,
+        compared: Comparison | None = None,
     ) -> StepOutcome:
-        """One step of the app's running operation (starting it if one is requested)."""
+        """One step of the app's running operation (starting it if one is requested). `app` and
+        `state` spare a GET when the caller has them fresh: the operation's own writes touch only
+        its state and conditions, so the rest of the app is current for the whole operation."""
         app = app or await self.store.get(ref)
-        state = self.operation_state(app)
+        state = state or self.operation_state(app)
         if app.operation is not None and (state is None or state.phase.completed):
             state = await self.start(app, app.operation, report)
-            app = await self.store.get(ref)
         elif app.operation is not None and state is not None and app.operation == state.request:
             # Started, but the engine stopped before clearing the request: it is this operation.
             await self.store.clear_operation(ref)
@@ -229,22 +260,22 @@ class Engine:
             return StepOutcome(state, None, None)
         try:
             dest = await self.destination(_spec(app))
-            outcome = await syncing.step(self._context(app, dest, report), state)
+            outcome = await syncing.step(self._context(app, dest, report, compared), state)
         except TargetError as exc:
             failed = replace(
                 state, phase=OperationPhase.ERROR, message=exc.message, finished_at=self.now()
             )
             outcome = StepOutcome(failed, None, None)
         if outcome.requeue_after is None and outcome.state is not None:
-            await self._finalize(ref, outcome.state, outcome.comparison)
+            await self._finalize(app, outcome.state, outcome.comparison)
         return outcome
 
     async def _finalize(
-        self, ref: AppRef, state: OperationState, comparison: Comparison | None
+        self, app: Application, state: OperationState, comparison: Comparison | None
     ) -> None:
         """One write at an operation's end: its result, the inventory and history it changed,
         and the sync status, health and conditions of a comparison against the new inventory."""
-        app = await self.store.get(ref)
+        ref = app.ref
         owned = inventory.parse(app.status.get("inventory"))
         patch: dict[str, Any] = {"operationState": state.to_dict()}
         if not state.request.sync.dry_run:

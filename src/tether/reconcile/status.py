@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tether.engine import conditions, history, inventory
+from tether.engine import conditions, history, inventory, tracking
 from tether.engine.conditions import Condition, Reason
 from tether.engine.operation import OperationPhase, OperationState, ResultStatus
 from tether.model.health import HealthStatus
@@ -115,6 +115,24 @@ def next_inventory(
         elif result.status in (ResultStatus.PRUNED, ResultStatus.PRUNE_SKIPPED):
             entries.pop(result.key, None)
     return inventory.to_status(entries.values())
+
+
+def adopted_inventory(app: Application, comparison: Comparison) -> dict[str, Any] | None:
+    """The inventory plus every target that is live and carries this app's tracking id, if that
+    adds anything. An operation that died before recording what it applied (or objects adopted
+    from elsewhere) thus still ends up owned, and prunable later."""
+    owned = {e.key: e for e in inventory.parse(app.status.get("inventory"))}
+    found = [
+        inventory.Entry(r.key, r.version)
+        for r in comparison.resources
+        if r.target is not None
+        and r.live is not None
+        and r.key not in owned
+        and tracking.is_owned_by(r.live, app.ref)
+    ]
+    if not found:
+        return None
+    return inventory.to_status([*owned.values(), *found])
 
 
 def history_after(

@@ -60,6 +60,7 @@ class SyncContext:
     owned: tuple[inventory.Entry, ...] = ()  # inventory at the start of the step
     live: comparing.LiveState | None = None  # None: read the API directly
     memo: comparing.DiffMemo | None = None
+    compared: Comparison | None = None  # a comparison the caller just made, reused if current
 
     @property
     def live_state(self) -> comparing.LiveState:
@@ -84,8 +85,14 @@ def sources_for(spec: AppSpec, request: OperationRequest) -> tuple[Source, ...]:
     return spec.sources
 
 
-async def begin(ctx: SyncContext, request: OperationRequest) -> OperationState:
-    """Pin the revisions and persist a new Running operation."""
+async def begin(
+    ctx: SyncContext, request: OperationRequest, persist: bool = True
+) -> OperationState:
+    """Pin the revisions and (unless told not to) persist a new Running operation.
+
+    An automated sync need not persist its start: if it dies before its first persisted step,
+    nothing depended on the record (no hook ran), and the next reconcile simply starts over;
+    a requested sync must, because the request is cleared right after."""
     state = OperationState(
         id=uuid.uuid4().hex,
         phase=OperationPhase.RUNNING,
@@ -102,7 +109,8 @@ async def begin(ctx: SyncContext, request: OperationRequest) -> OperationState:
     state = replace(
         state, revision=str(primary) if primary else "", revisions=tuple(str(r) for r in revisions)
     )
-    await ctx.persist(state)
+    if persist:
+        await ctx.persist(state)
     ctx.report(StepEvent("stage", f"operation {state.id[:8]} started at {state.revision}"))
     return state
 
@@ -412,10 +420,25 @@ async def _check_group(
 
 
 async def _comparison(ctx: SyncContext, state: OperationState) -> Comparison:
+    compared = ctx.compared
+    if (
+        compared is not None
+        and not state.group
+        and state.request.sync.source is None
+        and state.request.sync.sources is None
+        and tuple(str(r) for r in compared.targets.revisions) == state.revisions
+    ):
+        return compared  # the refresh that decided to sync compared exactly this revision
     sources = sources_for(ctx.spec, state.request)
     revisions = tuple(ResolvedRevision.parse(r) for r in state.revisions)
     built = await targeting.build(
-        ctx.app, sources, revisions, ctx.git, ctx.dest, ctx.spec.destination.namespace
+        ctx.app,
+        sources,
+        revisions,
+        ctx.git,
+        ctx.dest,
+        ctx.spec.destination.namespace,
+        ctx.memo.targets if ctx.memo is not None else None,
     )
     return await comparing.compare(
         ctx.dest, ctx.app, ctx.spec, built, ctx.owned, ctx.rules, live=ctx.live_state, memo=ctx.memo

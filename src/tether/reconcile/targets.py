@@ -171,7 +171,7 @@ def _refuse_duplicates(objects: Sequence[Body]) -> None:
 
 async def destination_facts(dest: KubeClient) -> tuple[str, tuple[str, ...]]:
     """The destination's Kubernetes version and served API versions (for Helm's capabilities)."""
-    version: dict[str, Any] = await dest.request("GET", "/version")
+    version: dict[str, Any] = await dest.server_version()
     index = await dest.resources()
     api_versions = sorted(
         {r.api_version for r in index.resources}
@@ -180,7 +180,34 @@ async def destination_facts(dest: KubeClient) -> tuple[str, tuple[str, ...]]:
     return str(version.get("gitVersion", "")), tuple(api_versions)
 
 
+@dataclass
+class TargetsMemo:
+    """The last targets built for one app: an unchanged commit and spec reuse them whole
+    (rendering is cached already, but placing and tracking every object is not free)."""
+
+    key: tuple[str, ...] = ()
+    targets: Targets | None = None
+
+
 async def build(
+    app: AppRef,
+    sources: Sequence[Source],
+    revisions: Sequence[ResolvedRevision],
+    git: SourceBackend,
+    dest: KubeClient,
+    namespace: str,
+    memo: TargetsMemo | None = None,
+) -> Targets:
+    key = (*(str(r) for r in revisions), repr(tuple(sources)), namespace, dest.config.server)
+    if memo is not None and memo.key == key and memo.targets is not None:
+        return memo.targets
+    built = await _build(app, sources, revisions, git, dest, namespace)
+    if memo is not None:
+        memo.key, memo.targets = key, built
+    return built
+
+
+async def _build(
     app: AppRef,
     sources: Sequence[Source],
     revisions: Sequence[ResolvedRevision],

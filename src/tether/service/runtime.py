@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from tether.cluster import config as cluster_config
 from tether.cluster.client import KubeClient
 from tether.cluster.registry import ClusterRegistry
@@ -44,8 +46,18 @@ class Settings:
     def from_env(cls, **overrides: object) -> Settings:
         env_ns = os.environ.get("TETHER_NAMESPACE")
         values: dict[str, object] = {"namespace": env_ns} if env_ns else {}
+        if rules_file := os.environ.get("TETHER_HEALTH_RULES"):
+            values["health_rules"] = load_health_rules(Path(rules_file))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def load_health_rules(path: Path) -> health.HealthRules:
+    """Custom health rules (CEL) from a YAML list: [{group, kind, healthy, progressing, ...}]."""
+    data = yaml.safe_load(path.read_text()) or []
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: health rules must be a YAML list")
+    return health.HealthRules.from_config(data)
 
 
 def cluster_config_for(settings: Settings) -> cluster_config.ClusterConfig:

@@ -45,3 +45,15 @@ def changed_paths(mirror: Path, old_sha: str, new_sha: str) -> set[str]:
     for delta in diff.deltas:
         paths.update(p for p in (delta.old_file.path, delta.new_file.path) if p)
     return paths
+
+
+def tree_id(repo: pygit2.Repository, sha: str, path: str) -> str:
+    """The id of the tree (or blob) at `path` in commit `sha`; "" when the path does not exist.
+    Equal ids mean identical content, which lets a controller skip work for unchanged paths."""
+    tree = _commit(repo, sha).tree
+    if path in ("", "."):
+        return str(tree.id)
+    try:
+        return str(tree[path.strip("/")].id)
+    except KeyError:
+        return ""

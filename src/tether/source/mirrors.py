@@ -43,6 +43,7 @@ class Mirrors:
         self._locks: dict[str, asyncio.Lock] = {}
         self.fetches: Coalescer[tuple[str, str], None] = Coalescer()
         self.listings: Coalescer[str, dict[str, str]] = Coalescer()
+        self._known_commits: set[tuple[str, str]] = set()
 
     def path(self, repo_url: str) -> Path:
         return self._dir / f"{urls.cache_key(repo_url)}.git"
@@ -133,11 +134,18 @@ class Mirrors:
         return path
 
     def has_commit(self, repo_url: str, sha: str) -> bool:
+        # A commit never leaves a mirror once fetched: remember it rather than open the
+        # repository again for every app that resolves the same revision.
+        if (repo_url, sha) in self._known_commits:
+            return True
         path = self.path(repo_url)
         if not path.exists():
             return False
         obj = pygit2.Repository(str(path)).get(sha)
-        return obj is not None and obj.type == pygit2.enums.ObjectType.COMMIT
+        found = obj is not None and obj.type == pygit2.enums.ObjectType.COMMIT
+        if found:
+            self._known_commits.add((repo_url, sha))
+        return found
 
 
 def _no_commit(repo_url: str, sha: str, why: str) -> errors.RevisionNotFound:

@@ -18,6 +18,8 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
+import pygit2
+
 from tether.model.revisions import SHA_RE, CommitInfo, ResolvedRevision, Snapshot
 from tether.source import commits, errors, refs
 from tether.source.credentials import CredentialStore
@@ -35,6 +37,7 @@ class Repositories:
     ) -> None:
         self.mirrors = Mirrors(cache_dir, credentials, options)
         self.snapshots = Snapshots(cache_dir, self.mirrors)
+        self._opened: dict[str, pygit2.Repository] = {}
 
     async def ls_remote(self, repo_url: str) -> dict[str, str]:
         """{ref: commit} the remote advertises now, annotated tags peeled; for cheap polling."""
@@ -73,6 +76,19 @@ class Repositories:
     async def commit_info(self, repo_url: str, sha: str) -> CommitInfo:
         await self.mirrors.ensure_commit(repo_url, sha)
         return await asyncio.to_thread(commits.commit_info, self.mirrors.path(repo_url), sha)
+
+    def path_ids(self, repo_url: str, sha: str, paths: tuple[str, ...]) -> tuple[str, ...] | None:
+        """Content ids of `paths` at commit `sha` (blocking but cheap: object lookups in a mirror
+        opened once), or None when the commit is not in the mirror yet."""
+        repo = self._opened.get(repo_url)
+        if repo is None:
+            if not self.mirrors.path(repo_url).exists():
+                return None
+            repo = self._opened[repo_url] = pygit2.Repository(str(self.mirrors.path(repo_url)))
+        try:
+            return tuple(commits.tree_id(repo, sha, p) for p in paths)
+        except (KeyError, ValueError):
+            return None
 
     async def changed_paths(self, repo_url: str, old_sha: str, new_sha: str) -> set[str]:
         """Repo-relative paths that differ between two commits (renames: both paths)."""
