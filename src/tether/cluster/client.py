@@ -251,7 +251,12 @@ class KubeClient:
         items: list[Body] = []
         while True:
             page = await self.request("GET", res.collection_path(namespace), params=params)
-            items.extend(page.get("items") or [])
+            for item in page.get("items") or []:
+                # List items come without apiVersion and kind (the list carries them); every
+                # consumer compares or applies whole objects, so give them back.
+                item.setdefault("apiVersion", res.api_version)
+                item.setdefault("kind", res.kind)
+                items.append(item)
             meta = page.get("metadata") or {}
             if not meta.get("continue"):
                 return ObjectList(items, str(meta.get("resourceVersion", "")))
