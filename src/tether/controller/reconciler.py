@@ -115,8 +115,18 @@ class Reconciler:
     def _reporter(
         self, ref: AppRef, bound: structlog.typing.FilteringBoundLogger
     ) -> Callable[[StepEvent], None]:
+        """Step events as log lines carrying app, revision and operation id (the first event of
+        an operation names both; later lines repeat them)."""
+        context: dict[str, str] = {}
+        running = Engine.operation_state(Application(self.lookup(ref) or {"metadata": {}}))
+        if running is not None and not running.phase.completed:
+            context.update(revision=running.revision, operation=running.id)
+
         def report(event: StepEvent) -> None:
-            bound.info(event.message, step=event.kind, object=str(event.key) if event.key else None)
+            if event.operation:
+                context.update(revision=event.revision, operation=event.operation)
+            key = str(event.key) if event.key else None
+            bound.info(event.message, step=event.kind, object=key, **context)
 
         return report
 

@@ -45,6 +45,8 @@ class StepEvent:
     kind: str  # stage, applied, pruned, hook, waiting, failed, finished
     message: str
     key: ResourceKey | None = None
+    operation: str = ""  # set on the event that starts an operation
+    revision: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,14 @@ async def begin(
     )
     if persist:
         await ctx.persist(state)
-    ctx.report(StepEvent("stage", f"operation {state.id[:8]} started at {state.revision}"))
+    ctx.report(
+        StepEvent(
+            "stage",
+            f"operation {state.id[:8]} started at {state.revision}",
+            operation=state.id,
+            revision=state.revision,
+        )
+    )
     return state
 
 
