@@ -12,7 +12,9 @@ from typing import Any
 import typer
 
 from tether import logs
-from tether.cli.common import connection_options, settings
+from tether.audit.store import AuditLog, AuditStoreError
+from tether.audit.store import default_path as default_audit_path
+from tether.cli.common import connection_options, fail, settings
 from tether.controller.manager import Controller, ControllerOptions, default_identity
 from tether.engine.operation import OperationState
 from tether.service.runtime import open_runtime
@@ -50,14 +52,14 @@ def _dump_tasks() -> None:
             awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
 
 
-async def _main(options: ControllerOptions) -> None:
+async def _main(options: ControllerOptions, audit: AuditLog | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
     async with open_runtime(settings()) as rt:
-        controller = Controller(rt, options)
+        controller = Controller(rt, options, audit)
         controller.engine.after_persist = _crash_hook()  # type: ignore[assignment]
         await controller.run(stop)
 
@@ -85,9 +87,18 @@ def controller(
         "127.0.0.1:8081", "--listen", help="Metrics/webhook address; '' to disable."
     ),
     replicas: int = typer.Option(
-        1, "--replicas", min=1, help="Replicas sharing the apps (Leases)."
+        1,
+        "--replicas",
+        min=1,
+        envvar="TETHER_CONTROLLER_REPLICAS",
+        help="Replicas sharing the apps (Leases).",
     ),
-    identity: str = typer.Option("", "--identity", help="This replica's id (default host-pid)."),
+    identity: str = typer.Option(
+        "",
+        "--identity",
+        envvar="TETHER_CONTROLLER_IDENTITY",
+        help="This replica's id (default host-pid).",
+    ),
     lease_seconds: int = typer.Option(15, "--lease-seconds", min=2),
     self_heal_backoff: float = typer.Option(2.0, "--self-heal-backoff"),
     log_json: bool | None = typer.Option(
@@ -99,6 +110,18 @@ def controller(
         "--health-rules",
         envvar="TETHER_HEALTH_RULES",
         help="YAML list of custom health rules (CEL) per group/kind.",
+    ),
+    config_map: str = typer.Option(
+        "tether-config",
+        "--config-map",
+        envvar="TETHER_CONFIG_MAP",
+        help="ConfigMap in tether's namespace with runtime settings, watched; '' for none.",
+    ),
+    audit_db: str | None = typer.Option(
+        None,
+        "--audit-db",
+        envvar="TETHER_AUDIT_DB",
+        help="Audit trail (SQLite; default $XDG_STATE_HOME/tether/audit.db); '' for none.",
     ),
 ) -> None:
     """Reconcile every Application continuously: watch, diff, sync, self-heal, report."""
@@ -117,5 +140,20 @@ def controller(
         identity=identity or default_identity(),
         lease_seconds=lease_seconds,
         self_heal_backoff=self_heal_backoff,
+        config_map=config_map,
     )
-    asyncio.run(_main(options))
+    audit = _open_audit(audit_db)
+    try:
+        asyncio.run(_main(options, audit))
+    finally:
+        if audit is not None:
+            audit.close()
+
+
+def _open_audit(path: str | None) -> AuditLog | None:
+    if path == "":
+        return None
+    try:
+        return AuditLog.open(Path(path) if path else default_audit_path())
+    except AuditStoreError as exc:
+        raise fail(f"{exc}; pass --audit-db PATH, or --audit-db '' to run without one") from None

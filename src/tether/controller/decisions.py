@@ -3,7 +3,8 @@
 Automated sync follows Argo CD's rules, because they are what keeps an operator from looping:
 never sync an app whose render or comparison failed; do not retry a revision whose automated
 sync failed (a new commit or a manual sync is needed); once a revision is synced, a later
-difference is drift and is corrected only with selfHeal.
+difference is drift and is corrected only with selfHeal. A sync the rules allow still waits
+while the project's sync windows forbid it (`within_windows`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tether.engine.operation import OperationPhase, OperationState
 from tether.model.app import AppSpec
 from tether.model.resources import Body
 from tether.reconcile.compare import Comparison, ResourceState
+from tether.reconcile.projects import WindowHold
 
 OBSERVE_ONLY_ANNOTATION = "tether.dev/observe-only"
 FIELD_MANAGER = "tether"
@@ -27,6 +29,7 @@ class Verdict:
     sync: bool
     reason: str
     drift: bool = False  # the difference appeared after the revision was synced
+    hold: WindowHold | None = None  # a sync window holds the sync back (until it opens)
 
 
 def observe_only(annotations: Mapping[str, str], controller_wide: bool) -> bool:
@@ -73,6 +76,13 @@ def auto_sync(
             return Verdict(False, "self-heal backoff", True)
         return Verdict(True, "self-heal", True)
     return Verdict(True, f"new revision {revision}")
+
+
+def within_windows(verdict: Verdict, hold: WindowHold | None) -> Verdict:
+    """A sync the rules allow waits while the project's sync windows forbid it."""
+    if not verdict.sync or hold is None:
+        return verdict
+    return Verdict(False, f"sync window: {hold.reason}", verdict.drift, hold)
 
 
 def _seconds_since(stamp: str, now: dt.datetime) -> float:

@@ -12,15 +12,16 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
 import uvicorn
 
 from tether import crds
+from tether.audit.store import AuditLog
 from tether.cluster import errors as api_errors
-from tether.controller import server, webhooks
+from tether.controller import server, settings, webhooks
 from tether.controller.cache import DEFAULT_EXCLUDED, Caches
 from tether.controller.events import EventRecorder
 from tether.controller.metrics import Metrics
@@ -61,6 +62,7 @@ class ControllerOptions:
     buckets: int = 16
     lease_seconds: int = 15
     excluded_kinds: frozenset[tuple[str, str]] = DEFAULT_EXCLUDED
+    config_map: str = settings.CONFIG_MAP  # runtime configuration, watched; "" for none
 
 
 def _interesting(old: Body | None, new: Body | None) -> bool:
@@ -86,7 +88,9 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class Controller:
-    def __init__(self, runtime: Runtime, options: ControllerOptions) -> None:
+    def __init__(
+        self, runtime: Runtime, options: ControllerOptions, audit: AuditLog | None = None
+    ) -> None:
         self.runtime = runtime
         self.options = options
         self.metrics = Metrics()
@@ -126,6 +130,7 @@ class Controller:
                 self_heal_backoff=options.self_heal_backoff,
             ),
             inputs=self._inputs,
+            audit=audit,
         )
         self.apps: dict[str, Reflector] = {
             ns: Reflector(
@@ -138,6 +143,18 @@ class Controller:
             for ns in self.namespaces
         }
         runtime.store.observe = self._observe_app
+        self.config = settings.ConfigWatch(
+            runtime.kube,
+            runtime.settings.namespace,
+            settings.RuntimeConfig(
+                resync_seconds=options.resync_seconds,
+                observe_only=options.observe_only,
+                health_rules=runtime.settings.health_rules,
+            ),
+            self._configure,
+            options.config_map,
+        )
+        self._config_generation = 0
         self._tasks: list[asyncio.Task[Any]] = []
         self._dry_runs_counted = 0
 
@@ -162,6 +179,7 @@ class Controller:
             app.operation is not None,
             tuple(self._source_input(s, app.annotations) for s in spec.sources),
             cache.app_changes.get(app.ref, 0) if cache is not None else None,
+            self._config_generation,
         )
 
     def _source_input(self, source: Source, annotations: Mapping[str, str]) -> object:
@@ -251,6 +269,19 @@ class Controller:
             return webhooks.WebhookSecrets()
         return webhooks.WebhookSecrets.from_secret_data(secret.get("data") or {})
 
+    def _configure(self, config: settings.RuntimeConfig) -> None:
+        """Put a new runtime configuration in force, and have every app reconciled under it
+        (a new generation makes each app's settled inputs stale, so its health is re-assessed)."""
+        self.engine.rules = config.health_rules
+        self.reconciler.options = replace(
+            self.reconciler.options,
+            resync_seconds=config.resync_seconds,
+            observe_only=config.observe_only,
+        )
+        self._config_generation += 1
+        for ref, _, _ in self._app_specs():
+            self.queue.add(ref)
+
     async def _follow_ownership(self) -> None:
         async for change in self.sharding.changes():
             if change.gained:
@@ -307,6 +338,7 @@ class Controller:
         for reflector in self.apps.values():
             reflector.start()
         await asyncio.gather(*(r.wait_synced(120) for r in self.apps.values()))
+        await self.config.start()
         await self.sharding.start()
         self._tasks = [
             asyncio.create_task(
@@ -330,6 +362,7 @@ class Controller:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.sharding.stop()
+        await self.config.aclose()
         await self.events.flush()
         await asyncio.gather(*(r.aclose() for r in self.apps.values()))
         await self.caches.aclose()

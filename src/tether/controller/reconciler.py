@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 import structlog
 
 from tether import render
+from tether.audit import automation
+from tether.audit.entries import DriftCause, Entry
+from tether.audit.store import AuditLog
 from tether.controller import decisions
 from tether.controller.events import EventRecorder
 from tether.controller.events import Reason as EventReason
@@ -32,7 +35,8 @@ from tether.engine.tracking import AppRef
 from tether.model.resources import Body, ResourceKey
 from tether.reconcile.apps import REFRESH_ANNOTATION, Application, AppStore
 from tether.reconcile.compare import Comparison
-from tether.reconcile.engine import Engine
+from tether.reconcile.engine import Engine, Refreshed
+from tether.reconcile.projects import WindowHold
 from tether.reconcile.syncing import StepEvent, StepOutcome
 
 log = structlog.get_logger(__name__)
@@ -60,8 +64,11 @@ class Reconciler:
     # What the app's inputs looked like at its last settled refresh (spec, repositories' ref
     # generations, tracked-object events); None when there is no way to tell.
     inputs: Callable[[Application], tuple[object, ...] | None] = lambda _app: None
+    audit: AuditLog | None = None  # where finished syncs and detected drift are recorded
     _drift_reported: dict[AppRef, set[tuple[ResourceKey, str]]] = field(default_factory=dict)
     _settled: dict[AppRef, tuple[tuple[object, ...], float]] = field(default_factory=dict)
+    # Who caused the drift a running self-heal corrects, for its audit entry.
+    _healing: dict[AppRef, tuple[DriftCause, ...]] = field(default_factory=dict)
 
     def resync(self) -> float:
         return self.options.resync_seconds * (0.9 + random.random() / 5)
@@ -69,6 +76,7 @@ class Reconciler:
     def forget(self, ref: AppRef) -> None:
         self._drift_reported.pop(ref, None)
         self._settled.pop(ref, None)
+        self._healing.pop(ref, None)
         if self.engine.memos is not None:
             self.engine.memos.pop(ref, None)
 
@@ -161,6 +169,13 @@ class Reconciler:
                 EventReason.DRIFT_CORRECTED,
                 f"self-heal restored {changed} object(s)",
             )
+        # The informer holds the finalized status (history: the commit's author and message).
+        finished = self.lookup(app.ref) or app.body
+        self._audit(automation.sync_entry(finished, state, self._healing.pop(app.ref, None)))
+
+    def _audit(self, entry: Entry) -> None:
+        if self.audit is not None:
+            self.audit.record_later(entry)  # off the event loop; a failure is logged
 
     # ---- refresh and automated sync ------------------------------------------------------
 
@@ -180,14 +195,19 @@ class Reconciler:
         verdict = decisions.auto_sync(
             spec, refreshed.comparison, last, observe, self.clock(), self.options.self_heal_backoff
         )
+        if verdict.sync:
+            verdict = decisions.within_windows(verdict, await self.engine.window_hold(app))
         if refreshed.comparison is not None and refreshed.comparison.out_of_sync:
             bound.debug(
                 "out of sync",
                 reason=verdict.reason,
                 diffs=[r.diff.text or str(r.key) for r in refreshed.comparison.out_of_sync],
             )
+        causes: tuple[DriftCause, ...] = ()
         if verdict.drift and refreshed.comparison is not None:
-            self._report_drift(app, refreshed.comparison)
+            causes = self._report_drift(app, refreshed.comparison)
+        if verdict.hold is not None:
+            return await self._hold(refreshed, verdict.hold)
         if not verdict.sync:
             await self.engine.write_refresh(refreshed)
             if inputs is not None and refreshed.error is None:
@@ -201,6 +221,8 @@ class Reconciler:
         if self._operating(fresh):
             return 0.2  # (the sync about to start writes a newer status than this refresh)
         bound.info("automated sync", reason=verdict.reason)
+        if verdict.drift:
+            self._healing[app.ref] = causes
         automated = spec.sync_policy.automated
         request = OperationRequest(
             SyncRequest(prune=bool(automated and automated.prune)), InitiatedBy(automated=True)
@@ -217,22 +239,33 @@ class Reconciler:
             self.events.record(app.ref, _uid(app), EventReason.SYNC_STARTED, note, "Sync")
         return self._after_step(app, outcome, verdict.drift)
 
+    async def _hold(self, refreshed: Refreshed, hold: WindowHold) -> float:
+        """A sync window holds the automated sync back: say so in the conditions and come back
+        when it opens. The app is not marked settled: nothing else would wake it then."""
+        await self.engine.write_refresh(self.engine.held(refreshed, hold))
+        if hold.until is None:
+            return self.resync()
+        return min(max((hold.until - self.clock()).total_seconds(), 1.0), self.resync())
+
     def _unchanged(self, ref: AppRef, inputs: tuple[object, ...]) -> bool:
         settled = self._settled.get(ref)
         if settled is None or settled[0] != inputs:
             return False
         return time.monotonic() - settled[1] < self.options.full_resync_seconds
 
-    def _report_drift(self, app: Application, comparison: Comparison) -> None:
+    def _report_drift(self, app: Application, comparison: Comparison) -> tuple[DriftCause, ...]:
+        """Report newly drifted objects; return who changed each drifted object."""
         reported = self._drift_reported.setdefault(app.ref, set())
         current = set()
+        causes = []
         for res in decisions.drifted(comparison):
             live = res.live or {}
             version = str((live.get("metadata") or {}).get("resourceVersion", ""))
             current.add((res.key, version))
+            culprit = decisions.who_changed(res.live)
+            causes.append(_cause(res.key, culprit))
             if (res.key, version) in reported:
                 continue
-            culprit = decisions.who_changed(res.live)
             who = (
                 f"{culprit.manager} ({culprit.operation}) at {culprit.time}"
                 if culprit
@@ -242,7 +275,9 @@ class Reconciler:
             self.events.record(
                 app.ref, _uid(app), EventReason.DRIFT_DETECTED, f"{res.key} changed by {who}"
             )
+            self._audit(automation.drift_entry(app.body, causes[-1]))
         self._drift_reported[app.ref] = current
+        return tuple(causes)
 
     # ---- deletion ------------------------------------------------------------------------
 
@@ -266,3 +301,11 @@ class Reconciler:
 
 def _uid(app: Application) -> str:
     return str(app.body["metadata"].get("uid", ""))
+
+
+def _cause(key: ResourceKey, culprit: decisions.Culprit | None) -> DriftCause:
+    if culprit is None:
+        return DriftCause(object=str(key))
+    return DriftCause(
+        object=str(key), manager=culprit.manager, operation=culprit.operation, time=culprit.time
+    )

@@ -14,7 +14,7 @@ import yaml
 GROUP = "tether.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
-FILES = ("applications.yaml",)
+FILES = ("applications.yaml", "projects.yaml")
 
 
 def load_all() -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Versions live in one file, `tools.env`, at the repository root. The control plane is built from
 `controlplane/` (Kubernetes' own Go modules), the render helper from `renderhelper/` (kustomize's
-Go library at the pinned kustomize release); kwok, kustomize, helm, sops and age come from
+Go library at the pinned kustomize release), Dex (the OIDC provider of the auth tests) from the
+wrapper module `oidc/dex/`; kwok, kustomize, helm, sops and age come from
 `go install PKG@VERSION`. A stamp file beside each binary records what it was built from, so a
 version bump or a change to the wrapper rebuilds exactly what changed, and nothing else.
 """
@@ -97,7 +98,9 @@ AGE = Tool(
     "AGE_VERSION",
     ("filippo.io/age/cmd/age", "filippo.io/age/cmd/age-keygen"),
 )
-ALL_TOOLS = (CONTROLPLANE, KWOK, KUSTOMIZE, RENDER_HELPER, HELM, SOPS, AGE)
+# Built from oidc/dex/: Dex's go.mod replaces its api/v2 module, so `go install` cannot build it.
+DEX = Tool("dex", ("dex",), "DEX_VERSION")
+ALL_TOOLS = (CONTROLPLANE, KWOK, KUSTOMIZE, RENDER_HELPER, HELM, SOPS, AGE, DEX)
 CLUSTER_TOOLS = (CONTROLPLANE, KWOK)
 
 
@@ -122,6 +125,8 @@ def expected_stamp(tool: Tool) -> str:
         return f"{tool.version} {_source_hash('controlplane', 'cmd/**/*.go')}"
     if tool is RENDER_HELPER:
         return f"{tool.version} {_source_hash('renderhelper', '*.go')}"
+    if tool is DEX:
+        return f"{tool.version} {_source_hash('oidc/dex', '*.go')}"
     return f"{tool.version} {' '.join(tool.go_packages)}"
 
 
@@ -208,6 +213,10 @@ def build(tool: Tool, progress: Progress) -> None:
     elif tool is RENDER_HELPER:
         workdir = repo_root() / "renderhelper"
         total = _count_packages(go, workdir, ["."], env)
+        argv = ["bash", str(workdir / "build.sh"), str(bin_dir)]
+    elif tool is DEX:
+        workdir = repo_root() / "oidc" / "dex"
+        total = _count_packages(go, workdir, ["github.com/dexidp/dex/cmd/dex"], env)
         argv = ["bash", str(workdir / "build.sh"), str(bin_dir)]
     else:
         workdir = bin_dir

@@ -218,6 +218,7 @@ def _health(live: Body | None, rules: health.HealthRules | None) -> HealthResult
 @dataclass(frozen=True)
 class _Inputs:
     dest: KubeClient
+    writer: KubeClient  # dry runs are writes: they run as the project's service account
     live: LiveState
     spec: AppSpec
     app: AppRef
@@ -236,7 +237,7 @@ async def _predict(inputs: _Inputs, key: ResourceKey, target: Body, live: Body |
     if remembered is not None:
         return remembered
     try:
-        predicted = await dry_run(inputs.dest, target, inputs.spec.sync_policy.options.validate)
+        predicted = await dry_run(inputs.writer, target, inputs.spec.sync_policy.options.validate)
     except api_errors.ApiError as exc:
         raise TargetError(
             Reason.DRY_RUN_FAILED, f"{key}: {exc.message}", stalled=exc.status < 500
@@ -296,10 +297,14 @@ async def compare(
     *,
     live: LiveState | None = None,
     memo: DiffMemo | None = None,
+    writer: KubeClient | None = None,
 ) -> Comparison:
+    """`writer` is whom dry runs go as (the project's service account; default `dest`); live
+    objects are read as tether itself."""
     create_ns = spec.destination.namespace if spec.sync_policy.options.create_namespace else ""
     live = live or ApiLiveState(dest)
-    inputs = _Inputs(dest, live, spec, app, _created_by_this_sync(targets, create_ns), rules, memo)
+    pending = _created_by_this_sync(targets, create_ns)
+    inputs = _Inputs(dest, writer or dest, live, spec, app, pending, rules, memo)
     stale = inventory.stale(owned, targets.keys())
     current: Sequence[ResourceState] = await asyncio.gather(
         *(_compare_target(inputs, t) for t in targets.objects)

@@ -24,12 +24,14 @@ from tether.engine.operation import OperationPhase, OperationRequest, OperationS
 from tether.engine.tracking import AppRef
 from tether.model.app import AppSpec, Source
 from tether.model.resources import ResourceKey
+from tether.policy.projects import ProjectSpec
 from tether.reconcile import compare as comparing
+from tether.reconcile import projects, syncing
 from tether.reconcile import status as statuses
-from tether.reconcile import syncing
 from tether.reconcile import targets as targeting
 from tether.reconcile.apps import Application, AppStore
 from tether.reconcile.compare import Comparison, DiffMemo, LiveState
+from tether.reconcile.projects import ProjectStore, WindowHold
 from tether.reconcile.syncing import StepEvent, StepOutcome, SyncContext
 from tether.reconcile.targets import SourceBackend, TargetError
 
@@ -75,6 +77,7 @@ class Engine:
         live_for: Callable[[str, KubeClient], LiveState] | None = None,
         memos: dict[AppRef, DiffMemo] | None = None,
         after_persist: Callable[[OperationState], None] = lambda _s: None,
+        projects: ProjectStore | None = None,
     ) -> None:
         self.store = store
         self.clusters = clusters
@@ -84,6 +87,8 @@ class Engine:
         self.live_for = live_for  # the controller's watch caches; None reads the API directly
         self.memos = memos  # the controller's per-app diff memos; None (CLI) dry-runs every time
         self.after_persist = after_persist  # called after every operation-state write (crash tests)
+        # Projects live in tether's namespace: where the cluster registry reads cluster Secrets.
+        self.projects = projects or ProjectStore(clusters.home, clusters.namespace)
 
     def now(self) -> str:
         return self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -116,6 +121,7 @@ class Engine:
         spec = _spec(app)
         sources = tuple(sources) if sources is not None else spec.sources
         git = git or self.git
+        project = await self.projects.admit(replace(spec, sources=sources))
         dest = await self.destination(spec)
         revisions = await targeting.resolve_revisions(sources, git, revision)
         memo = self._memo(app.ref)
@@ -128,6 +134,7 @@ class Engine:
             spec.destination.namespace,
             memo.targets if memo is not None and git is self.git else None,
         )
+        projects.enforce(project, replace(spec, sources=sources), built)
         if owned is None:
             owned = inventory.parse(app.status.get("inventory"))
         return await comparing.compare(
@@ -139,6 +146,7 @@ class Engine:
             self.rules,
             live=self._live(spec, dest),
             memo=self._memo(app.ref),
+            writer=projects.writer(project, spec, dest),
         )
 
     async def _compared_status(
@@ -189,6 +197,34 @@ class Engine:
         app = await self.store.patch_status(refreshed.app.ref, refreshed.pending)
         return Refreshed(app, refreshed.comparison, refreshed.error)
 
+    # ---- sync windows --------------------------------------------------------------------
+
+    async def window_hold(self, app: Application) -> WindowHold | None:
+        """Whether the project's sync windows hold an automated sync of the app back now."""
+        spec = _spec(app)
+        try:
+            project = await self.projects.spec(spec.project)
+        except TargetError as exc:
+            return WindowHold(exc.message, None)
+        return projects.window_hold(project, app.ref, spec, self.clock(), manual=False)
+
+    def held(self, refreshed: Refreshed, hold: WindowHold) -> Refreshed:
+        """The refresh with conditions saying a sync window holds the automated sync back
+        (pending only if that changes the status)."""
+        app, comparison = refreshed.app, refreshed.comparison
+        differ = (
+            f"{len(comparison.out_of_sync)} object(s) differ from {comparison.targets.revision}; "
+            if comparison is not None
+            else ""
+        )
+        updates = conditions.reconciling(
+            Reason.PROJECT_DENIED, f"{differ}automated sync held back: {hold.message}"
+        )
+        status = statuses.with_conditions(app, dict(refreshed.pending or {}), updates, self.now())
+        current = {k: app.status.get(k) for k in status}
+        changed = _meaningful(current) != _meaningful(status)
+        return replace(refreshed, pending=status if changed else None)
+
     # ---- operations ----------------------------------------------------------------------
 
     @staticmethod
@@ -197,7 +233,12 @@ class Engine:
         return OperationState.from_dict(raw) if raw else None
 
     def _context(
-        self, app: Application, dest: KubeClient, report: Report, compared: Comparison | None = None
+        self,
+        app: Application,
+        dest: KubeClient,
+        report: Report,
+        project: ProjectSpec,
+        compared: Comparison | None = None,
     ) -> SyncContext:
         async def persist(state: OperationState) -> None:
             running = conditions.reconciling(
@@ -223,15 +264,32 @@ class Engine:
             memo=self._memo(app.ref),
             owned=tuple(inventory.parse(app.status.get("inventory"))),
             compared=compared,
+            project=project,
+            writer=projects.writer(project, spec, dest),
         )
+
+    async def _admitted(self, app: Application, request: OperationRequest) -> ProjectSpec:
+        """The app's project, once it permits the sources this operation deploys."""
+        spec = _spec(app)
+        return await self.projects.admit(replace(spec, sources=syncing.sources_for(spec, request)))
 
     async def start(
         self, app: Application, request: OperationRequest, report: Report, persist: bool = True
     ) -> OperationState:
         """Pin the revisions and make the operation Running (persisted unless `persist` is off,
-        see syncing.begin); an operation that cannot even start is finalized at once."""
+        see syncing.begin); an operation that cannot even start is finalized at once, and so is
+        one the project refuses (its sources or destination, or a sync window now)."""
         dest = await self.destination(_spec(app))
-        state = await syncing.begin(self._context(app, dest, report), request, persist)
+        try:
+            project = await self._admitted(app, request)
+            manual = not request.initiated_by.automated
+            projects.refuse_outside_window(project, app.ref, _spec(app), self.clock(), manual)
+        except TargetError as exc:
+            state = syncing.refused(request, exc.message, self.now())
+            report(StepEvent("failed", exc.message))
+        else:
+            context = self._context(app, dest, report, project)
+            state = await syncing.begin(context, request, persist)
         if app.operation is not None:
             await self.store.clear_operation(app.ref)
         if state.phase.completed:  # e.g. the revision cannot be resolved
@@ -260,7 +318,8 @@ class Engine:
             return StepOutcome(state, None, None)
         try:
             dest = await self.destination(_spec(app))
-            outcome = await syncing.step(self._context(app, dest, report, compared), state)
+            project = await self._admitted(app, state.request)
+            outcome = await syncing.step(self._context(app, dest, report, project, compared), state)
         except TargetError as exc:
             failed = replace(
                 state, phase=OperationPhase.ERROR, message=exc.message, finished_at=self.now()
@@ -327,25 +386,30 @@ class Engine:
     async def delete_owned(
         self, app: Application, report: Report = lambda _e: None
     ) -> list[ResourceKey]:
-        """Delete every object in the app's inventory that still carries its tracking id."""
-        dest = await self.destination(_spec(app))
+        """Delete every object in the app's inventory that still carries its tracking id (as the
+        project's service account, like every other write)."""
+        spec = _spec(app)
+        dest = await self.destination(spec)
+        writer = projects.writer(await self.projects.spec(spec.project), spec, dest)
         owned = inventory.parse(app.status.get("inventory"))
         deleted: list[ResourceKey] = []
         for entry in sorted(
             owned, key=lambda e: plan.sort_key(plan.Task(e.key, plan.Stage.PRUNE, 0))
         ):
-            if await self._delete_owned(dest, app.ref, entry):
+            if await self._delete_owned(dest, writer, app.ref, entry):
                 deleted.append(entry.key)
                 report(StepEvent("pruned", f"{entry.key}: deleted", entry.key))
         return deleted
 
     @staticmethod
-    async def _delete_owned(dest: KubeClient, app: AppRef, entry: inventory.Entry) -> bool:
+    async def _delete_owned(
+        dest: KubeClient, writer: KubeClient, app: AppRef, entry: inventory.Entry
+    ) -> bool:
         live = await comparing.live_object(dest, entry.key, entry.version)
         if live is None or not tracking.is_owned_by(live, app):
             return False
         try:
-            await dest.delete(
+            await writer.delete(
                 live["apiVersion"], entry.key.kind, entry.key.name, entry.key.namespace or None
             )
         except api_errors.NotFound:

@@ -31,7 +31,9 @@ from tether.model.app import AppSpec, Source, parse_source
 from tether.model.health import HealthStatus
 from tether.model.resources import Body, ResourceKey
 from tether.model.revisions import ResolvedRevision
+from tether.policy.projects import ProjectSpec
 from tether.reconcile import compare as comparing
+from tether.reconcile import projects
 from tether.reconcile import targets as targeting
 from tether.reconcile.compare import Comparison, ResourceState
 from tether.reconcile.targets import SourceBackend, TargetError
@@ -63,10 +65,18 @@ class SyncContext:
     live: comparing.LiveState | None = None  # None: read the API directly
     memo: comparing.DiffMemo | None = None
     compared: Comparison | None = None  # a comparison the caller just made, reused if current
+    project: ProjectSpec | None = None  # None: no project rules (callers outside the engine)
+    writer: KubeClient | None = None  # whom writes go as (the project's service account)
 
     @property
     def live_state(self) -> comparing.LiveState:
         return self.live or comparing.ApiLiveState(self.dest)
+
+    @property
+    def writes(self) -> KubeClient:
+        """The client for every write to the destination; reads stay with `dest` (tether's own
+        identity), so a service account needs no read access to what it does not touch."""
+        return self.writer or self.dest
 
     def timestamp(self) -> str:
         return self.now().strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -122,6 +132,18 @@ async def begin(
         )
     )
     return state
+
+
+def refused(request: OperationRequest, message: str, now: str) -> OperationState:
+    """An operation the app's project does not allow: over before it began, nothing pinned."""
+    return OperationState(
+        id=uuid.uuid4().hex,
+        phase=OperationPhase.ERROR,
+        request=request,
+        started_at=now,
+        message=message,
+        finished_at=now,
+    )
 
 
 async def _finish(
@@ -205,9 +227,9 @@ async def _apply_target(ctx: SyncContext, task: Task, res: ResourceState | None)
                     "resourceVersion": res.live["metadata"]["resourceVersion"],
                 },
             )
-            written = await ctx.dest.replace(replaced)
+            written = await ctx.writes.replace(replaced)
         else:
-            written = await ctx.dest.apply(
+            written = await ctx.writes.apply(
                 target,
                 field_manager=comparing.FIELD_MANAGER,
                 force=True,
@@ -240,7 +262,7 @@ async def _prune(ctx: SyncContext, task: Task) -> ResourceResult:
         )
     uid = task.live["metadata"].get("uid")
     try:
-        await ctx.dest.delete(
+        await ctx.writes.delete(
             task.live["apiVersion"],
             task.key.kind,
             task.key.name,
@@ -304,9 +326,11 @@ async def _create_hook(ctx: SyncContext, task: Task, state: OperationState) -> R
                 return replace(
                     base, status=ResultStatus.FAILED, message="a previous hook object exists"
                 )
-            await ctx.dest.delete(manifest["apiVersion"], key.kind, key.name, key.namespace or None)
+            await ctx.writes.delete(
+                manifest["apiVersion"], key.kind, key.name, key.namespace or None
+            )
             await _wait_gone(ctx.dest, manifest)
-        await ctx.dest.apply(manifest, field_manager=comparing.FIELD_MANAGER, force=True)
+        await ctx.writes.apply(manifest, field_manager=comparing.FIELD_MANAGER, force=True)
     except (api_errors.ApiError, api_errors.UnknownResource, TimeoutError) as exc:
         return replace(base, status=ResultStatus.FAILED, message=getattr(exc, "message", str(exc)))
     return base
@@ -368,7 +392,7 @@ async def _finish_hook(
         status == ResultStatus.SUCCEEDED and hooks.DeletePolicy.HOOK_SUCCEEDED in policies
     ) or (status == ResultStatus.FAILED and hooks.DeletePolicy.HOOK_FAILED in policies)
     if delete:
-        await ctx.dest.delete(
+        await ctx.writes.delete(
             task.version, result.key.kind, result.key.name, result.key.namespace or None
         )
     return replace(
@@ -449,8 +473,18 @@ async def _comparison(ctx: SyncContext, state: OperationState) -> Comparison:
         ctx.spec.destination.namespace,
         ctx.memo.targets if ctx.memo is not None else None,
     )
+    if ctx.project is not None:
+        projects.enforce(ctx.project, replace(ctx.spec, sources=sources), built)
     return await comparing.compare(
-        ctx.dest, ctx.app, ctx.spec, built, ctx.owned, ctx.rules, live=ctx.live_state, memo=ctx.memo
+        ctx.dest,
+        ctx.app,
+        ctx.spec,
+        built,
+        ctx.owned,
+        ctx.rules,
+        live=ctx.live_state,
+        memo=ctx.memo,
+        writer=ctx.writes,
     )
 
 
@@ -485,7 +519,7 @@ async def _ensure_namespace(ctx: SyncContext) -> None:
     if ctx.spec.sync_policy.options.create_namespace and name:
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         if await ctx.dest.get_or_none("v1", "Namespace", name) is None:
-            await ctx.dest.apply(namespace, field_manager=comparing.FIELD_MANAGER)
+            await ctx.writes.apply(namespace, field_manager=comparing.FIELD_MANAGER)
 
 
 async def step(ctx: SyncContext, state: OperationState) -> StepOutcome:

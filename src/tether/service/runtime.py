@@ -20,6 +20,7 @@ from tether.cluster.registry import ClusterRegistry
 from tether.engine import health
 from tether.reconcile.apps import AppStore
 from tether.reconcile.engine import Engine
+from tether.reconcile.projects import ProjectStore
 from tether.source.kubecredentials import KubeCredentialStore
 from tether.source.options import SourceOptions
 from tether.source.repositories import Repositories
@@ -92,7 +93,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         options=SourceOptions(allow_local=settings.allow_local_repos),
     )
     store = AppStore(kube)
-    engine = Engine(store, clusters, repos, settings.health_rules)
+    projects = ProjectStore(kube, settings.namespace)  # Projects live in tether's namespace
+    engine = Engine(store, clusters, repos, settings.health_rules, projects=projects)
     try:
         yield Runtime(settings, kube, store, clusters, repos, engine)
     finally:
