@@ -1,5 +1,5 @@
 """`python -m tether` runs the CLI (tests use it to exercise the real command line)."""
 
-from tether.cli.main import app
+from tether.cli.main import main
 
-app()
+main()
