@@ -39,7 +39,7 @@ def _root() -> None:
 
 
 def build(only: str | None = None) -> typer.Typer:
-    """The CLI with every subcommand, or just `only` (and `version`) when that is all a run needs."""
+    """The CLI with every subcommand, or only `only` (and `version`) when a run needs no more."""
     cli = typer.Typer(
         help="tether: GitOps continuous delivery for Kubernetes.", no_args_is_help=True
     )
