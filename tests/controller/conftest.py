@@ -117,7 +117,12 @@ def start_controller(
             "--log-json",
             *extra,
         ]
-        full_env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / f"cache-{name}"), **(env or {})}
+        full_env = {
+            **os.environ,
+            "XDG_CACHE_HOME": str(tmp_path / f"cache-{name}"),
+            "XDG_STATE_HOME": str(tmp_path / f"state-{name}"),  # audit and state dbs per test
+            **(env or {}),
+        }
         with log.open("wb") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=full_env)
         ctl = ControllerProcess(proc, log, port)

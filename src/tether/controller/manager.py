@@ -21,6 +21,7 @@ import uvicorn
 from tether import crds
 from tether.audit.store import AuditLog
 from tether.cluster import errors as api_errors
+from tether.cluster.client import KubeClient
 from tether.controller import server, settings, webhooks
 from tether.controller.cache import DEFAULT_EXCLUDED, Caches
 from tether.controller.events import EventRecorder
@@ -36,6 +37,7 @@ from tether.model.resources import Body
 from tether.reconcile.apps import Application
 from tether.reconcile.compare import DiffMemo
 from tether.reconcile.engine import Engine
+from tether.reconcile.projects import ProjectStore
 from tether.service.runtime import Runtime
 from tether.source import refs as source_refs
 
@@ -79,6 +81,23 @@ def _interesting(old: Body | None, new: Body | None) -> bool:
     )
 
 
+class WatchedProjects(ProjectStore):
+    """Projects read from the controller's watch of them (one GET per sync was measured in the
+    benchmark); the API is asked only for a project the watch has not seen (e.g. `default`
+    before it exists, which the store then creates)."""
+
+    def __init__(self, kube: KubeClient, namespace: str, reflector: Reflector) -> None:
+        super().__init__(kube, namespace)
+        self.reflector = reflector
+
+    async def get(self, name: str) -> Body | None:
+        if self.reflector.synced.is_set():
+            cached = self.reflector.store.get((self.namespace, name))
+            if cached is not None:
+                return cached  # type: ignore[no-any-return]
+        return await super().get(name)
+
+
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn inside our event loop: signals belong to the controller, not to the server."""
 
@@ -98,6 +117,13 @@ class Controller:
         self.namespaces = options.app_namespaces or (runtime.settings.namespace,)
         self.caches = Caches(self._tracked_changed, options.excluded_kinds)
         self.poller = GitPoller(runtime.repos, options.poll_seconds, self._repo_moved, self.metrics)
+        self.projects = Reflector(
+            runtime.kube,
+            crds.API_VERSION,
+            "Project",
+            namespace=runtime.settings.namespace,
+            on_event=self._project_event,
+        )
         self.engine = Engine(
             runtime.store,
             runtime.clusters,
@@ -105,6 +131,7 @@ class Controller:
             runtime.settings.health_rules,
             live_for=self.caches.for_cluster,
             memos={},
+            projects=WatchedProjects(runtime.kube, runtime.settings.namespace, self.projects),
         )
         self.events = EventRecorder(runtime.kube, options.identity)
         self.sharding = Sharding(
@@ -180,7 +207,21 @@ class Controller:
             tuple(self._source_input(s, app.annotations) for s in spec.sources),
             cache.app_changes.get(app.ref, 0) if cache is not None else None,
             self._config_generation,
+            self._project_version(spec.project),
         )
+
+    def _project_version(self, name: str) -> str:
+        body = self.projects.store.get((self.runtime.settings.namespace, name))
+        return str((body or {}).get("metadata", {}).get("resourceVersion", ""))
+
+    def _project_event(self, key: Key, old: Body | None, new: Body | None) -> None:
+        """A Project changed: requeue its apps (a tightened rule must stop them, a new sync
+        window may hold or release them)."""
+        if old is not None and new is not None and old.get("spec") == new.get("spec"):
+            return
+        for ref, spec, _ in self._app_specs():
+            if spec.project == key[1]:
+                self.queue.add(ref, debounce=self.options.debounce_seconds)
 
     def _source_input(self, source: Source, annotations: Mapping[str, str]) -> object:
         """What a source holds for this app: with manifest-generate-paths, the content ids of those
@@ -335,7 +376,7 @@ class Controller:
             replicas=self.options.replicas,
             observe_only=self.options.observe_only,
         )
-        for reflector in self.apps.values():
+        for reflector in [*self.apps.values(), self.projects]:
             reflector.start()
         await asyncio.gather(*(r.wait_synced(120) for r in self.apps.values()))
         await self.config.start()
@@ -364,6 +405,6 @@ class Controller:
         await self.sharding.stop()
         await self.config.aclose()
         await self.events.flush()
-        await asyncio.gather(*(r.aclose() for r in self.apps.values()))
+        await asyncio.gather(*(r.aclose() for r in [*self.apps.values(), self.projects]))
         await self.caches.aclose()
         log.info("controller stopped")

@@ -144,12 +144,13 @@ class Reconciler:
         outcome = await self.engine.step(app.ref, self._reporter(app.ref, bound))
         return self._after_step(app, outcome)
 
-    def _after_step(self, app: Application, outcome: StepOutcome, drift: bool = False) -> float:
+    def _after_step(self, app: Application, outcome: StepOutcome) -> float:
         state = outcome.state
         if outcome.requeue_after is not None:
             return outcome.requeue_after
         if state is not None and state.phase.completed and state.id:
-            self._record_result(app, state, drift)
+            # A self-heal may span several steps: whether it was one is remembered in _healing.
+            self._record_result(app, state, app.ref in self._healing)
         return self.resync()
 
     def _record_result(self, app: Application, state: OperationState, drift: bool) -> None:
@@ -230,14 +231,14 @@ class Reconciler:
         report = self._reporter(app.ref, bound)
         state = await self.engine.start(fresh, request, report, persist=False)
         if state.phase.completed:
-            return self._after_step(app, StepOutcome(state, None, None), verdict.drift)
+            return self._after_step(app, StepOutcome(state, None, None))
         outcome = await self.engine.step(
             app.ref, report, app=fresh, state=state, compared=refreshed.comparison
         )
         if outcome.requeue_after is not None:  # it takes a while: say that it started
             note = f"automated sync to {state.revision}: {verdict.reason}"
             self.events.record(app.ref, _uid(app), EventReason.SYNC_STARTED, note, "Sync")
-        return self._after_step(app, outcome, verdict.drift)
+        return self._after_step(app, outcome)
 
     async def _hold(self, refreshed: Refreshed, hold: WindowHold) -> float:
         """A sync window holds the automated sync back: say so in the conditions and come back
@@ -259,12 +260,13 @@ class Reconciler:
         current = set()
         causes = []
         for res in decisions.drifted(comparison):
-            live = res.live or {}
-            version = str((live.get("metadata") or {}).get("resourceVersion", ""))
-            current.add((res.key, version))
             culprit = decisions.who_changed(res.live)
             causes.append(_cause(res.key, culprit))
-            if (res.key, version) in reported:
+            # One drift is one write by someone else: identified by its writer and time, not by
+            # resourceVersion (a status update by a controller moves that, not the drift).
+            identity = (res.key, f"{culprit.manager}@{culprit.time}" if culprit else "")
+            current.add(identity)
+            if identity in reported:
                 continue
             who = (
                 f"{culprit.manager} ({culprit.operation}) at {culprit.time}"
