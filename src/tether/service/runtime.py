@@ -94,7 +94,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     )
     store = AppStore(kube)
     projects = ProjectStore(kube, settings.namespace)  # Projects live in tether's namespace
-    engine = Engine(store, clusters, repos, settings.health_rules, projects=projects)
+    # A diff memo even for one CLI command: the comparison after a sync then reuses what the
+    # applies returned instead of dry-running every object a second time.
+    engine = Engine(store, clusters, repos, settings.health_rules, projects=projects, memos={})
     try:
         yield Runtime(settings, kube, store, clusters, repos, engine)
     finally:
