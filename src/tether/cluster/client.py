@@ -262,14 +262,29 @@ class KubeClient:
                 return ObjectList(items, str(meta.get("resourceVersion", "")))
             params["continue"] = meta["continue"]
 
-    async def create(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> Body:
+    async def create(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        field_validation: str | None = None,
+    ) -> Body:
         res = await self.resource(obj["apiVersion"], obj["kind"])
-        params = {"dryRun": "All"} if dry_run else None
         namespace = (obj.get("metadata") or {}).get("namespace")
+        params = _write_params(dry_run, field_manager, field_validation)
         return await self.request("POST", res.collection_path(namespace), params=params, body=obj)
 
-    async def replace(self, obj: Mapping[str, Any]) -> Body:
-        return await self.request("PUT", await self._object_path(obj), body=obj)
+    async def replace(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        field_validation: str | None = None,
+    ) -> Body:
+        params = _write_params(dry_run, field_manager, field_validation)
+        return await self.request("PUT", await self._object_path(obj), params=params, body=obj)
 
     async def apply(
         self,
@@ -370,6 +385,17 @@ class KubeClient:
             async for line in response.aiter_lines():
                 if line:
                     yield _watch_event(json.loads(line))
+
+
+def _write_params(
+    dry_run: bool, field_manager: str | None, field_validation: str | None
+) -> dict[str, str] | None:
+    params = {"dryRun": "All"} if dry_run else {}
+    if field_manager:
+        params["fieldManager"] = field_manager
+    if field_validation:
+        params["fieldValidation"] = field_validation
+    return params or None
 
 
 def _resource_of(path: str) -> str:

@@ -199,13 +199,32 @@ class DiffMemo:
                 del table[key]
 
 
-async def dry_run(dest: KubeClient, target: Body, validate: bool) -> Body:
+async def dry_run(
+    dest: KubeClient, target: Body, validate: bool, live: Body | None = None, replace: bool = False
+) -> Body:
+    """What a write of `target` would leave, as the sync will write it: server-side apply, or
+    create/replace when the app asks for Replace=true or Validate=false (server-side apply has
+    no way to drop unknown fields; a replace with fieldValidation=Ignore does)."""
+    if replace or not validate:
+        return await write_whole(dest, target, live, validate, dry_run=True)
     return await dest.apply(
-        target,
-        field_manager=FIELD_MANAGER,
-        force=True,
-        dry_run=True,
-        field_validation="Strict" if validate else "Ignore",
+        target, field_manager=FIELD_MANAGER, force=True, dry_run=True, field_validation="Strict"
+    )
+
+
+async def write_whole(
+    dest: KubeClient, target: Body, live: Body | None, validate: bool, dry_run: bool = False
+) -> Body:
+    """Create, or replace the live object (the Replace=true / Validate=false write)."""
+    validation = "Strict" if validate else "Ignore"
+    if live is None:
+        return await dest.create(
+            target, dry_run=dry_run, field_manager=FIELD_MANAGER, field_validation=validation
+        )
+    version = live["metadata"]["resourceVersion"]
+    whole = {**target, "metadata": {**target["metadata"], "resourceVersion": version}}
+    return await dest.replace(
+        whole, dry_run=dry_run, field_manager=FIELD_MANAGER, field_validation=validation
     )
 
 
@@ -237,7 +256,8 @@ async def _predict(inputs: _Inputs, key: ResourceKey, target: Body, live: Body |
     if remembered is not None:
         return remembered
     try:
-        predicted = await dry_run(inputs.writer, target, inputs.spec.sync_policy.options.validate)
+        options = inputs.spec.sync_policy.options
+        predicted = await dry_run(inputs.writer, target, options.validate, live, options.replace)
     except api_errors.ApiError as exc:
         raise TargetError(
             Reason.DRY_RUN_FAILED, f"{key}: {exc.message}", stalled=exc.status < 500

@@ -34,6 +34,8 @@ from tether.reconcile.compare import Comparison, DiffMemo, LiveState
 from tether.reconcile.projects import ProjectStore, WindowHold
 from tether.reconcile.syncing import StepEvent, StepOutcome, SyncContext
 from tether.reconcile.targets import SourceBackend, TargetError
+from tether.secrets import keys as secret_keys
+from tether.secrets.sops import AgeKeys
 
 Report = Callable[[StepEvent], None]
 _VOLATILE = ("reconciledAt",)  # fields that change on every refresh without meaning anything
@@ -96,6 +98,11 @@ class Engine:
     def _live(self, spec: AppSpec, dest: KubeClient) -> LiveState | None:
         return self.live_for(spec.destination.cluster, dest) if self.live_for else None
 
+    async def age_keys(self) -> AgeKeys:
+        """The age keys for SOPS-encrypted manifests: the Secret `tether-sops` in tether's
+        namespace on the management cluster (where Projects live), read when first needed."""
+        return await secret_keys.age_keys(self.projects.kube, self.projects.namespace)
+
     def _memo(self, ref: AppRef) -> DiffMemo | None:
         return self.memos.setdefault(ref, DiffMemo()) if self.memos is not None else None
 
@@ -133,6 +140,7 @@ class Engine:
             dest,
             spec.destination.namespace,
             memo.targets if memo is not None and git is self.git else None,
+            keys=self.age_keys,
         )
         projects.enforce(project, replace(spec, sources=sources), built)
         if owned is None:
@@ -266,6 +274,7 @@ class Engine:
             compared=compared,
             project=project,
             writer=projects.writer(project, spec, dest),
+            keys=self.age_keys,
         )
 
     async def _admitted(self, app: Application, request: OperationRequest) -> ProjectSpec:

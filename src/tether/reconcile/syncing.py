@@ -67,6 +67,7 @@ class SyncContext:
     compared: Comparison | None = None  # a comparison the caller just made, reused if current
     project: ProjectSpec | None = None  # None: no project rules (callers outside the engine)
     writer: KubeClient | None = None  # whom writes go as (the project's service account)
+    keys: targeting.KeySource | None = None  # age keys for SOPS-encrypted manifests
 
     @property
     def live_state(self) -> comparing.LiveState:
@@ -219,21 +220,12 @@ async def _apply_target(ctx: SyncContext, task: Task, res: ResourceState | None)
         return replace(base, action="unchanged", message="unchanged")
     target = task.target
     try:
-        if options.replace and res is not None and res.live is not None:
-            replaced = dict(
-                target,
-                metadata={
-                    **target["metadata"],
-                    "resourceVersion": res.live["metadata"]["resourceVersion"],
-                },
-            )
-            written = await ctx.writes.replace(replaced)
+        if options.replace or not options.validate:
+            live = res.live if res is not None else None
+            written = await comparing.write_whole(ctx.writes, target, live, options.validate)
         else:
             written = await ctx.writes.apply(
-                target,
-                field_manager=comparing.FIELD_MANAGER,
-                force=True,
-                field_validation="Strict" if options.validate else "Ignore",
+                target, field_manager=comparing.FIELD_MANAGER, force=True, field_validation="Strict"
             )
     except (api_errors.ApiError, api_errors.UnknownResource) as exc:
         message = exc.message if isinstance(exc, api_errors.ApiError) else str(exc)
@@ -472,6 +464,7 @@ async def _comparison(ctx: SyncContext, state: OperationState) -> Comparison:
         ctx.dest,
         ctx.spec.destination.namespace,
         ctx.memo.targets if ctx.memo is not None else None,
+        keys=ctx.keys,
     )
     if ctx.project is not None:
         projects.enforce(ctx.project, replace(ctx.spec, sources=sources), built)

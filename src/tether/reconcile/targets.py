@@ -2,15 +2,19 @@
 
 Resolves each source's revision (or takes the pinned ones of a running operation), reads snapshots,
 renders every rendering source (lending `ref` sources' files to Helm value files), then prepares
-the manifests for the destination: namespaces defaulted by scope (from discovery, or from CRDs in
-the same render), duplicates refused, hooks set apart, tracking ids added.
+the manifests for the destination: SOPS-encrypted manifests decrypted, namespaces defaulted by
+scope (from discovery, or from CRDs in the same render), duplicates refused, hooks set apart,
+tracking ids added.
+
+Decryption comes after rendering (the render cache only ever holds ciphertext) and before
+placement (sops' MAC covers the whole document as written in Git, so nothing may touch it first).
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +27,10 @@ from tether.engine.tracking import AppRef
 from tether.model.app import Source
 from tether.model.resources import Body, ResourceKey, group_of
 from tether.model.revisions import CommitInfo, ResolvedRevision, Snapshot
+from tether.secrets import sops
+
+KeySource = Callable[[], Awaitable[sops.AgeKeys]]
+"""Reads the age keys when a render holds an encrypted manifest (never before: most have none)."""
 
 
 class SourceBackend(Protocol):
@@ -158,6 +166,38 @@ async def _place(obj: Body, scopes: _Scopes, default_namespace: str) -> Body:
     return placed
 
 
+async def _decrypt_all(
+    manifests: list[Body], keys: KeySource | None, scopes: _Scopes, namespace: str
+) -> list[Body]:
+    """The manifests with every SOPS-encrypted one decrypted; errors name objects (where they
+    will be placed), never values. Placement must wait: sops' MAC covers metadata too."""
+    encrypted = [m for m in manifests if sops.is_encrypted(m)]
+    if not encrypted:
+        return manifests
+    names = [str(ResourceKey.of(await _place(m, scopes, namespace))) for m in encrypted]
+    try:
+        if keys is None:
+            raise sops.SecretError("no age keys are configured for this engine")
+        age = await keys()
+    except sops.SecretError as exc:
+        message = f"cannot decrypt {', '.join(names)}: {exc}"
+        raise TargetError(Reason.RENDER_FAILED, message, stalled=True) from exc
+    plain = iter(
+        await asyncio.gather(*(_decrypt(m, age, n) for m, n in zip(encrypted, names, strict=True)))
+    )
+    return [next(plain) if sops.is_encrypted(m) else m for m in manifests]
+
+
+async def _decrypt(obj: Body, age: sops.AgeKeys, name: str) -> Body:
+    try:
+        return await sops.decrypt(obj, age)
+    except sops.SecretError as exc:
+        reason = str(exc).removeprefix(
+            f"{ResourceKey.of(obj)}: "
+        )  # sops names it as written in Git; we name it as placed
+        raise TargetError(Reason.RENDER_FAILED, f"{name}: {reason}", stalled=True) from exc
+
+
 def _refuse_duplicates(objects: Sequence[Body]) -> None:
     seen: set[ResourceKey] = set()
     for obj in objects:
@@ -197,11 +237,12 @@ async def build(
     dest: KubeClient,
     namespace: str,
     memo: TargetsMemo | None = None,
+    keys: KeySource | None = None,
 ) -> Targets:
     key = (*(str(r) for r in revisions), repr(tuple(sources)), namespace, dest.config.server)
     if memo is not None and memo.key == key and memo.targets is not None:
         return memo.targets
-    built = await _build(app, sources, revisions, git, dest, namespace)
+    built = await _build(app, sources, revisions, git, dest, namespace, keys)
     if memo is not None:
         memo.key, memo.targets = key, built
     return built
@@ -214,6 +255,7 @@ async def _build(
     git: SourceBackend,
     dest: KubeClient,
     namespace: str,
+    keys: KeySource | None,
 ) -> Targets:
     snapshots = await _snapshots(sources, revisions, git)
     try:
@@ -225,6 +267,7 @@ async def _build(
     context = render.RenderContext(app.name, namespace, kube_version, api_versions)
     manifests = await _render_all(sources, snapshots, context)
     scopes = _Scopes(dest, manifests)
+    manifests = await _decrypt_all(manifests, keys, scopes, namespace)
     placed = [await _place(m, scopes, namespace) for m in manifests]
     try:
         hook_objects = [m for m in placed if hooks.is_hook(m)]
