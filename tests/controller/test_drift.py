@@ -86,6 +86,47 @@ async def test_self_heal_restores_a_manual_edit(
     )
 
 
+async def test_an_edit_inside_the_self_heal_backoff_is_healed_after_it(
+    rt: Runtime,
+    make_repo: Callable[[], Repo],
+    namespace: str,
+    kube: KubeClient,
+    start_controller: StartController,
+) -> None:
+    """Regression: an edit right after a sync is postponed by the backoff, and must not be
+    forgotten as "settled" (its inputs never change again, so nothing else would wake it)."""
+    repo = make_repo()
+    repo.commit(
+        "web", {"app/web.yaml": m.dump(m.deployment("web", 1, image="registry.invalid/web:1"))}
+    )
+    await use.create(
+        rt,
+        use.CreateOptions(
+            name="postponed",
+            repo_url=repo.url,
+            path="app",
+            dest_namespace=namespace,
+            automated=True,
+            self_heal=True,
+        ),
+    )
+    start_controller("--self-heal-backoff", "4")
+    await wait_for(
+        lambda: use.get(rt, "postponed"),
+        lambda a: (a.status.get("operationState") or {}).get("phase") == "Succeeded",
+        what="the first sync",
+    )
+
+    await _manual_edit(kube, namespace, "registry.invalid/web:hotfix")
+
+    await wait_for(
+        lambda: kube.get("apps/v1", "Deployment", "web", namespace),
+        lambda d: _image(d) == "registry.invalid/web:1",
+        what="self-heal once the backoff is over",
+        timeout=20,
+    )
+
+
 async def test_drift_without_self_heal_is_reported_not_corrected(
     rt: Runtime,
     make_repo: Callable[[], Repo],

@@ -211,10 +211,12 @@ class Reconciler:
             return await self._hold(refreshed, verdict.hold)
         if not verdict.sync:
             await self.engine.write_refresh(refreshed)
+            if verdict.reason == "self-heal backoff":
+                # Not settled: the heal is only postponed, and nothing else would wake the app
+                # (its inputs will not change again).
+                return self.options.self_heal_backoff
             if inputs is not None and refreshed.error is None:
                 self._settled[app.ref] = (inputs, time.monotonic())
-            if verdict.reason == "self-heal backoff":
-                return self.options.self_heal_backoff
             return self.resync()
         # The informer already holds this process's own last write (AppStore.observe), and no
         # other replica works this app (sharding): its copy is current enough to start from.
