@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bootstrap": ("tether.cli.bootstrap", "bootstrap", "command"),
     "controller": ("tether.cli.controller", "controller", "command"),
     "audit": ("tether.cli.audit", "audit", "command"),
+    "up": ("tether.cli.up", "up", "command"),
 }
 
 

@@ -27,6 +27,10 @@ class StepProgress:
         self._progress = progress
         self._tasks: dict[str, TaskID] = {}
 
+    @property
+    def progress(self) -> Progress:
+        return self._progress
+
     def step(self, name: str, done: int, total: int) -> None:
         key = name.removeprefix("building ").removeprefix("built ")
         if key not in self._tasks:
@@ -40,7 +44,8 @@ class StepProgress:
 
 
 @contextmanager
-def progress_display() -> Iterator[StepProgress]:
+def progress_display(kind: type[Progress] = Progress) -> Iterator[StepProgress]:
+    """A live display of steps; `kind` may be a Progress that renders more below its bars."""
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -48,5 +53,5 @@ def progress_display() -> Iterator[StepProgress]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with kind(*columns, console=console, transient=False) as progress:
         yield StepProgress(progress)

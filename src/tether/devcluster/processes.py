@@ -45,8 +45,14 @@ def start(
             env=dict(env) if env is not None else None,
         )
     _children[proc.pid] = proc
-    pid_file.write_text(f"{proc.pid} {_start_time(proc.pid) or ''}\n")
+    write_pid_file(pid_file, proc.pid)
     return proc.pid
+
+
+def write_pid_file(pid_file: Path, pid: int) -> None:
+    """Record `pid` with its start time, so a recycled PID is never taken for it."""
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(f"{pid} {_start_time(pid) or ''}\n")
 
 
 def _reap(pid: int) -> None:
