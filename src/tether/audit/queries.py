@@ -29,6 +29,30 @@ class Filter:
     until: dt.datetime | None = None  # exclusive
 
 
+def filter_of(
+    *,
+    actor: str = "",
+    action: str = "",
+    obj: str = "",
+    project: str = "",
+    result: Result | str | None = None,
+    since: str = "",
+    until: str = "",
+) -> Filter:
+    """A Filter from what a person types (`since`/`until` as in `parse_when`); ValueError or
+    OverflowError for text that is not a time or a result."""
+    now = dt.datetime.now(dt.UTC)
+    return Filter(
+        actor=actor,
+        action=action,
+        object=obj,
+        project=project,
+        result=Result(result) if result else None,
+        since=parse_when(since, now) if since else None,
+        until=parse_when(until, now) if until else None,
+    )
+
+
 @dataclass(frozen=True)
 class Page:
     entries: tuple[Entry, ...]  # newest first

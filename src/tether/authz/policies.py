@@ -51,6 +51,9 @@ BUILTIN = "\n".join(
         *(f"p, role:readonly, {r}, get, *, allow" for r in Resource),
         "p, role:admin, *, *, *, allow",
         "g, role:admin, role:readonly",
+        # The bootstrapped local account (tether-initial-admin), as in Argo CD's built-in
+        # policy: without it the first login could do nothing, not even grant itself rights.
+        "g, admin, role:admin",
     ]
 )
 

@@ -10,6 +10,7 @@ import typer
 import yaml
 from rich.table import Table
 
+from tether.cli import remote
 from tether.cli.common import connection_options, fail, run
 from tether.cli.progress import console, out
 from tether.engine.operation import OperationPhase, OperationState
@@ -19,7 +20,27 @@ from tether.reconcile.syncing import StepEvent
 from tether.service import apps as use
 from tether.service.runtime import Runtime
 
-app = typer.Typer(help="Manage Applications.", callback=connection_options, no_args_is_help=True)
+
+def _options(
+    kubeconfig: Path | None = typer.Option(
+        None, "--kubeconfig", envvar="TETHER_KUBECONFIG", help="Kubeconfig of tether's cluster."
+    ),
+    context: str | None = typer.Option(None, "--context", help="Kubeconfig context."),
+    namespace: str | None = typer.Option(
+        None, "--app-namespace", "-N", envvar="TETHER_NAMESPACE", help="Default tether."
+    ),
+    server: str | None = typer.Option(
+        None, "--server", envvar="TETHER_SERVER", help="Go through tether's API at this URL."
+    ),
+    auth_token: str | None = typer.Option(
+        None, "--auth-token", envvar="TETHER_AUTH_TOKEN", help="API token for --server."
+    ),
+) -> None:
+    connection_options(kubeconfig, context, namespace)
+    remote.configure(server, auth_token, namespace)
+
+
+app = typer.Typer(help="Manage Applications.", callback=_options, no_args_is_help=True)
 
 _COLOURS = {
     "Synced": "green",
@@ -119,15 +140,18 @@ def list_apps(
     output: str = typer.Option("table", "-o", "--output", help="table, wide, json or yaml"),
 ) -> None:
     """List Applications with sync and health."""
-    apps: list[Application] = run(lambda rt: rt.store.list(rt.settings.namespace))
+    if remote.enabled():
+        summaries = remote.list_apps()
+    else:
+        apps: list[Application] = run(lambda rt: rt.store.list(rt.settings.namespace))
+        summaries = [_summary(a) for a in apps]
     if output in ("json", "yaml"):
-        _dump([_summary(a) for a in apps], output)
+        _dump(summaries, output)
         return
     table = Table(
         "NAME", "SYNC", "HEALTH", "REVISION" if output == "wide" else "OPERATION", box=None
     )
-    for a in apps:
-        s = _summary(a)
+    for s in summaries:
         table.add_row(
             s["name"],
             _badge(s["sync"]),
@@ -151,7 +175,9 @@ def get(
         found = await use.get(rt, name)
         return (await rt.engine.refresh(found.ref)).app if refresh else found
 
-    found = run(use_case)
+    if remote.enabled() and refresh:
+        raise fail("--refresh needs a direct connection (the server shows the last comparison)")
+    found = remote.get(name) if remote.enabled() else run(use_case)
     if output in ("json", "yaml"):
         _dump(found.body, output)
         return
@@ -211,6 +237,8 @@ def diff(
 ) -> None:
     """Show what a sync would change. Exit 0: no diff, 1: diff, 2: error (like kubectl diff)."""
 
+    if remote.enabled():
+        raise typer.Exit(_remote_diff(name, local, output))
     comparison: Comparison = run(lambda rt: use.compare_named(rt, name, local), error_code=2)
     changed = [r for r in comparison.resources if r.diff.changed]
     if output == "json":
@@ -223,6 +251,17 @@ def diff(
         for r in changed:
             typer.echo(r.diff.text if r.diff.text else f"=== {r.key}: {r.diff.action}")
     raise typer.Exit(1 if changed else 0)
+
+
+def _remote_diff(name: str, local: Path | None, output: str) -> int:
+    if local is not None:
+        raise fail("--local needs a direct connection, not --server", 2)
+    found = remote.diff(name)
+    if output == "json":
+        typer.echo(json.dumps({"revision": found["revision"], **found["summary"]}, indent=2))
+    for r in found["resources"] if output != "json" else []:
+        typer.echo(r["diff"] or f"=== {r['kind']}/{r['namespace']}/{r['name']}: {r['action']}")
+    return 1 if found["resources"] else 0
 
 
 @app.command()
@@ -274,6 +313,10 @@ def sync(
     args = use.SyncArgs(
         prune=prune, dry_run=dry_run, resources=tuple(resource), revision=revision, timeout=timeout
     )
+    if remote.enabled():
+        console.print(f"sync of {name} requested; waiting for the controller to run it")
+        _print_result(remote.sync(name, prune, dry_run, resource, revision, timeout))
+        return
     _print_result(run(lambda rt: use.sync(rt, name, args, _progress)))
 
 
@@ -297,8 +340,9 @@ def wait(
 @app.command()
 def history(name: str, output: str = typer.Option("table", "-o", "--output")) -> None:
     """Past successful syncs (newest last)."""
-    found = run(lambda rt: use.get(rt, name))
-    entries = use.history(found)
+    entries = (
+        remote.history(name) if remote.enabled() else use.history(run(lambda rt: use.get(rt, name)))
+    )
     if output in ("json", "yaml"):
         _dump(entries, output)
         return
@@ -324,6 +368,9 @@ def rollback(
     timeout: float = typer.Option(600, "--timeout"),
 ) -> None:
     """Sync the revision and source of a history entry."""
+    if remote.enabled():
+        _print_result(remote.rollback(name, entry_id, prune, timeout))
+        return
     args = use.SyncArgs(prune=prune, timeout=timeout)
     _print_result(run(lambda rt: use.rollback(rt, name, entry_id, args, _progress)))
 

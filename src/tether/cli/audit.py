@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ import typer
 from rich.table import Table
 
 from tether.audit import queries
-from tether.audit.entries import Entry, Result
+from tether.audit.entries import Entry
 from tether.audit.store import AuditLog, AuditStoreError, default_path
 from tether.cli.common import fail
 from tether.cli.progress import console, out
@@ -22,18 +21,17 @@ _RESULT_COLOURS = {"succeeded": "green", "failed": "red", "denied": "yellow"}
 def _filter(
     actor: str, action: str, app: str, project: str, since: str, until: str, result: str
 ) -> queries.Filter:
-    now = dt.datetime.now(dt.UTC)
     try:
-        return queries.Filter(
+        return queries.filter_of(
             actor=actor,
             action=action,
-            object=app,
+            obj=app,
             project=project,
-            result=Result(result) if result else None,
-            since=queries.parse_when(since, now) if since else None,
-            until=queries.parse_when(until, now) if until else None,
+            result=result,
+            since=since,
+            until=until,
         )
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise fail(str(exc)) from None
 
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "install": ("tether.cli.install", "install", "command"),
     "bootstrap": ("tether.cli.bootstrap", "bootstrap", "command"),
     "controller": ("tether.cli.controller", "controller", "command"),
+    "server": ("tether.cli.server", "server", "command"),
     "audit": ("tether.cli.audit", "audit", "command"),
     "up": ("tether.cli.up", "up", "command"),
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,12 @@ from tether.engine.operation import (
     SyncRequest,
 )
 from tether.engine.tracking import AppRef
-from tether.model.app import IN_CLUSTER
+from tether.model.app import IN_CLUSTER, parse_spec
 from tether.model.resources import Body, ResourceKey
 from tether.model.revisions import CommitInfo, ResolvedRevision, Snapshot
 from tether.reconcile.apps import Application
 from tether.reconcile.compare import Comparison
+from tether.reconcile.engine import Engine
 from tether.reconcile.syncing import StepEvent
 from tether.reconcile.targets import TargetError
 from tether.service.runtime import Runtime
@@ -143,15 +144,19 @@ def _established(crd: Body) -> bool:
 
 
 async def create(rt: Runtime, opts: CreateOptions) -> Application:
-    body = application_manifest(rt.settings.namespace, opts)
-    ref = AppRef(rt.settings.namespace, opts.name)
+    return await create_body(rt, application_manifest(rt.settings.namespace, opts), opts.upsert)
+
+
+async def create_body(rt: Runtime, body: Body, upsert: bool = False) -> Application:
+    """Create the Application `body` (a no-op when it exists with the same spec)."""
+    ref = AppRef(rt.settings.namespace, body["metadata"]["name"])
     try:
         existing = await rt.store.get_or_none(ref)
     except api_errors.UnknownResource:
         raise UseCaseError(
             "tether's CRDs are not installed in this cluster; run `tether install`"
         ) from None
-    if existing is not None and not opts.upsert:
+    if existing is not None and not upsert:
         if (
             existing.raw_spec
             == (await rt.kube.apply(body, field_manager=FIELD_MANAGER, dry_run=True, force=True))[
@@ -160,7 +165,7 @@ async def create(rt: Runtime, opts: CreateOptions) -> Application:
         ):
             return existing  # same spec: creating again is a no-op
         raise UseCaseError(
-            f"application {opts.name} exists with a different spec; use --upsert to replace it"
+            f"application {ref.name} exists with a different spec; use --upsert to replace it"
         )
     return await rt.store.apply(body, FIELD_MANAGER)
 
@@ -281,6 +286,13 @@ async def rollback(
     rt: Runtime, name: str, entry_id: int, args: SyncArgs, report: Callable[[StepEvent], None]
 ) -> OperationState:
     app = await get(rt, name)
+    rolled = rollback_args(app, entry_id, args)
+    return await rt.engine.sync(app.ref, sync_request(rolled), report, args.timeout)
+
+
+def rollback_args(app: Application, entry_id: int, args: SyncArgs) -> SyncArgs:
+    """The sync that re-deploys history entry `entry_id` (its revision and source)."""
+    name = app.ref.name
     if app.spec.sync_policy.automated is not None:
         raise UseCaseError(
             f"application {name} syncs automatically; disable automated sync before rolling back"
@@ -290,14 +302,13 @@ async def rollback(
         raise UseCaseError(f"application {name} has no history entry {entry_id}")
     sha = ResolvedRevision.parse(str(entry["revision"])).sha
     source = entry.get("source")
-    rolled = SyncArgs(
+    return SyncArgs(
         prune=args.prune,
         revision=sha,
         username=args.username,
         timeout=args.timeout,
         source=dict(source) if source else None,
     )
-    return await rt.engine.sync(app.ref, sync_request(rolled), report, args.timeout)
 
 
 @dataclass(frozen=True)
@@ -346,3 +357,95 @@ async def delete(
 
 def history(app: Application) -> Sequence[dict[str, Any]]:
     return list(app.status.get("history") or [])
+
+
+# ---- operations requested for the controller (the API server) ------------------------------
+
+
+class OperationInProgress(UseCaseError):
+    """The app already has an operation requested or running; one at a time."""
+
+
+def busy(app: Application) -> bool:
+    state = app.status.get("operationState") or {}
+    return app.operation is not None or state.get("phase") in ("Running", "Terminating")
+
+
+async def _request(rt: Runtime, app: Application, request: OperationRequest) -> OperationRequest:
+    if busy(app):
+        raise OperationInProgress(f"application {app.ref.name} has an operation in progress")
+    await rt.store.request_operation(app.ref, request)
+    return request
+
+
+async def request_sync(rt: Runtime, name: str, args: SyncArgs) -> OperationRequest:
+    """Write the sync request into `.operation`; the controller runs it."""
+    return await _request(rt, await get(rt, name), sync_request(args))
+
+
+async def request_rollback(
+    rt: Runtime, name: str, entry_id: int, args: SyncArgs
+) -> OperationRequest:
+    """Write the rollback to history entry `entry_id` into `.operation`; the controller runs it."""
+    app = await get(rt, name)
+    return await _request(rt, app, sync_request(rollback_args(app, entry_id, args)))
+
+
+def operation_id(app: Application) -> str:
+    return str((app.status.get("operationState") or {}).get("id", ""))
+
+
+async def wait_operation(
+    rt: Runtime, name: str, before: str, timeout: float, interval: float = 0.5
+) -> OperationState | None:
+    """The first finished operation after the one whose id was `before` (None: still pending or
+    running after `timeout` seconds, e.g. because no controller is running)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        app = await get(rt, name)
+        state = Engine.operation_state(app)
+        if (
+            app.operation is None
+            and state is not None
+            and state.id != before
+            and state.phase.completed
+        ):
+            return state
+        if asyncio.get_running_loop().time() > deadline:
+            return None
+        await asyncio.sleep(interval)
+
+
+# ---- spec edits ----------------------------------------------------------------------------
+
+
+def validate_spec(spec: Mapping[str, Any]) -> None:
+    """Refuse a spec the engine could not parse, with the parser's reason."""
+    try:
+        parse_spec(spec)
+    except Exception as exc:  # arbitrary client JSON: any parse failure is the client's error
+        raise UseCaseError(f"invalid spec: {exc}") from None
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge, `null` removes, anything else replaces."""
+    if not isinstance(patch, Mapping):
+        return patch
+    merged = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+async def update_spec(rt: Runtime, name: str, patch: Mapping[str, Any]) -> Application:
+    """Merge `patch` into the app's spec and write it back, guarded by the resourceVersion it
+    was read at (a concurrent edit is an api_errors.Conflict)."""
+    app = await get(rt, name)
+    spec = merge_patch(dict(app.raw_spec), patch)
+    validate_spec(spec)
+    body = {**app.body, "spec": spec}
+    body.pop("status", None)
+    return Application(await rt.kube.replace(body))

@@ -77,23 +77,40 @@ async def list_projects(rt: Runtime) -> list[Body]:
 def _validated(name: str, spec: dict[str, Any]) -> None:
     try:
         policies.parse(name, spec)
-    except (ValueError, KeyError, TypeError) as exc:
+    except Exception as exc:  # specs come from clients (API): any parse failure is theirs
         raise UseCaseError(f"project {name} would be invalid: {exc}") from None
 
 
 async def create(rt: Runtime, opts: CreateOptions) -> Body:
     """Create a Project (a no-op when it exists with the same spec; --upsert replaces it)."""
-    spec = project_spec(opts)
-    _validated(opts.name, spec)
-    body = stored.manifest(rt.settings.namespace, opts.name, spec)
-    existing = await _existing(rt, opts.name)
-    if existing is not None and not opts.upsert:
+    return await create_spec(rt, opts.name, project_spec(opts), opts.upsert)
+
+
+async def create_spec(rt: Runtime, name: str, spec: dict[str, Any], upsert: bool = False) -> Body:
+    """Create a Project from a whole spec (Argo CD's AppProject fields)."""
+    _validated(name, spec)
+    body = stored.manifest(rt.settings.namespace, name, spec)
+    existing = await _existing(rt, name)
+    if existing is not None and not upsert:
         if (existing.get("spec") or {}) == spec:
             return existing
         raise UseCaseError(
-            f"project {opts.name} exists with a different spec; use --upsert to replace it"
+            f"project {name} exists with a different spec; use --upsert to replace it"
         )
     return await _store(rt).apply(body, FIELD_MANAGER)
+
+
+async def replace_spec(rt: Runtime, name: str, spec: dict[str, Any]) -> Body:
+    """Replace an existing Project's spec (guarded by its resourceVersion, retried on conflict)."""
+
+    def put(current: dict[str, Any]) -> bool:
+        if current == spec:
+            return False
+        current.clear()
+        current.update(spec)
+        return True
+
+    return await _edit(rt, name, put)
 
 
 async def delete(rt: Runtime, name: str) -> None:

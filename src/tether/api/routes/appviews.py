@@ -1,0 +1,123 @@
+"""Looking into an Application: diff, rendered manifests, resource tree, Events, one resource.
+
+Everything shown here passes through the engine's masking first: Secret values never leave the
+server, in a diff, a manifest or a live object.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from tether.api import kubeevents, trees
+from tether.api.access import Caller, caller
+from tether.api.models import DiffResult, Events, LiveResource, Manifests, Tree
+from tether.api.problems import not_found
+from tether.api.routes.common import PREFIX, PROBLEMS, Name, Namespace, app_for, shown
+from tether.authz.policies import Action
+from tether.engine import masking
+from tether.model.resources import ResourceKey
+from tether.reconcile.apps import Application
+from tether.reconcile.compare import Comparison, ResourceState, diff_summary
+from tether.service import apps as use
+
+router = APIRouter(prefix=PREFIX, tags=["applications"], responses=PROBLEMS)
+Reader = Annotated[Caller, Depends(caller)]
+
+
+def _diff(r: ResourceState) -> dict[str, Any]:
+    return {
+        "group": r.key.group,
+        "version": r.diff.version,
+        "kind": r.key.kind,
+        "namespace": r.key.namespace,
+        "name": r.key.name,
+        "action": str(r.diff.action),
+        "diff": r.diff.text,
+    }
+
+
+async def _compare(who: Caller, app: Application) -> Comparison:
+    return await use.compare(who.services.runtime, app)
+
+
+@router.get("/applications/{namespace}/{name}/diff", response_model=DiffResult)
+async def application_diff(namespace: Namespace, name: Name, who: Reader) -> dict[str, Any]:
+    """What a sync would change: unified diffs (Secret values masked) and a summary."""
+    comparison = await _compare(who, await app_for(who, namespace, name, Action.GET))
+    return {
+        "revision": str(comparison.targets.revision),
+        "summary": diff_summary(comparison),
+        "resources": [_diff(r) for r in comparison.resources if r.diff.changed],
+    }
+
+
+@router.get("/applications/{namespace}/{name}/manifests", response_model=Manifests)
+async def application_manifests(namespace: Namespace, name: Name, who: Reader) -> dict[str, Any]:
+    """The rendered target manifests at the spec's revision (Secret values masked)."""
+    comparison = await _compare(who, await app_for(who, namespace, name, Action.GET))
+    return {"items": use.masked_manifests(comparison)}
+
+
+async def _tree(who: Caller, app: Application) -> trees.Tree:
+    rt = who.services.runtime
+    dest = await rt.engine.destination(app.spec)
+    resources = app.status.get("resources") or []
+    return await trees.build(
+        dest, resources, rt.settings.health_rules, who.services.settings.tree_limit
+    )
+
+
+@router.get("/applications/{namespace}/{name}/tree", response_model=Tree)
+async def application_tree(namespace: Namespace, name: Name, who: Reader) -> dict[str, Any]:
+    """The app's live objects and what they own (Deployment → ReplicaSet → Pod), with health."""
+    tree = await _tree(who, await app_for(who, namespace, name, Action.GET))
+    return {"nodes": tree.nodes, "truncated": tree.truncated}
+
+
+@router.get("/applications/{namespace}/{name}/events", response_model=Events)
+async def application_events(namespace: Namespace, name: Name, who: Reader) -> dict[str, Any]:
+    """Kubernetes Events about the app and the objects of its tree, oldest first."""
+    app = await app_for(who, namespace, name, Action.GET)
+    tree = await _tree(who, app)
+    rt = who.services.runtime
+    dest = await rt.engine.destination(app.spec)
+    limit = who.services.settings.events_limit
+    return {"items": await kubeevents.for_app(rt.kube, dest, app.body, tree.nodes, limit)}
+
+
+@router.get("/applications/{namespace}/{name}/resource", response_model=LiveResource)
+async def application_resource(
+    namespace: Namespace,
+    name: Name,
+    who: Reader,
+    kind: Annotated[str, Query(min_length=1)],
+    resource_name: Annotated[str, Query(alias="name", min_length=1)],
+    group: str = "",
+    version: str = "",
+    resource_namespace: Annotated[str, Query(alias="namespace")] = "",
+) -> dict[str, Any]:
+    """One object of the app's tree: its live manifest (masked) and, for an object the app
+    deploys, its diff."""
+    app = await app_for(who, namespace, name, Action.GET)
+    key = ResourceKey(group, kind, resource_namespace, resource_name)
+    tree = await _tree(who, app)
+    managed = {_key(r) for r in app.status.get("resources") or []}
+    if key not in managed and key not in tree.live:
+        raise not_found(f"resource {key} of application {namespace}/{name}")
+    live = tree.live.get(key)
+    answer: dict[str, Any] = {"manifest": shown(masking.mask(live)) if live else None, "diff": None}
+    if key in managed:
+        state = (await _compare(who, app)).state(key)
+        answer["diff"] = _diff(state) if state is not None else None
+    return answer
+
+
+def _key(resource: dict[str, Any]) -> ResourceKey:
+    return ResourceKey(
+        str(resource.get("group", "")),
+        str(resource.get("kind", "")),
+        str(resource.get("namespace", "")),
+        str(resource.get("name", "")),
+    )

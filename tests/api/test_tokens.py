@@ -1,0 +1,45 @@
+"""API tokens at the API server: every bad token of tests/auth's table (alg=none, bad
+signature, wrong aud/iss, expired, revoked, ...) is a 401 problem on a real API route, read or
+write, and changes nothing; a good one works until it is revoked. (tests/auth checks the
+verification itself; this checks that the server's routes use it.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api
+from tests.auth.test_tokens import BAD_TOKENS, Forge
+
+pytestmark = pytest.mark.cluster
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(("forge", "claims", "header"), BAD_TOKENS)
+async def test_bad_tokens_get_401_on_reads_and_writes(
+    api: Api, forge: Forge, claims: dict[str, Any], header: dict[str, Any]
+) -> None:
+    token = await forge(api.services.authn, claims, header)
+    async with api.client(_bearer(token)) as http:
+        read = await http.get("/api/v1/applications")
+        write = await http.post("/api/v1/projects", json={"metadata": {"name": "sneaky"}})
+    for reply in (read, write):
+        assert reply.status_code == 401, reply.text
+        assert reply.headers["content-type"].startswith("application/problem+json")
+        assert reply.headers["www-authenticate"].startswith("Bearer")
+    assert await api.services.runtime.engine.projects.get("sneaky") is None
+
+
+async def test_a_token_works_until_revoked(api: Api) -> None:
+    authn = api.services.authn
+    issued = await authn.tokens.issue("team-a", "ci")
+    async with api.client(_bearer(issued.token)) as http:
+        before = await http.get("/api/v1/applications")
+        await authn.tokens.revoke(issued.jti)
+        after = await http.get("/api/v1/applications")
+    assert before.status_code == 200, before.text
+    assert after.status_code == 401, after.text
