@@ -7,10 +7,10 @@ setup:
 	@scripts/setup.sh
 
 up: setup
-	$(UV) run --frozen tether dev up
+	$(UV) run --frozen tether up $(UP_ARGS)
 
 down:
-	$(UV) run --frozen tether dev down
+	$(UV) run --frozen tether up --down
 
 test: setup lint
 	$(UV) run --frozen pytest
