@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . ./tools.env
 
-DEBIAN_PACKAGES=(git openssh-server)
+DEBIAN_PACKAGES=(git openssh-server chromium)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
