@@ -59,3 +59,9 @@ def test_summary_names_every_endpoint_and_is_honest_about_promotions(tmp_path: P
     assert "git clone git://127.0.0.1:9418/gitops.git" in text
     assert "not in tether yet" in text  # promotions: the closest real thing is offered
     assert str(kubeconfigs["staging"]) in text
+
+
+def test_down_says_what_it_stopped_and_deleted() -> None:
+    assert lifecycle.Stopped(()).describe() == "stopped nothing (nothing was running)"
+    both = lifecycle.Stopped(("controller", "cluster dev"), ("/h/up", "cluster dev"))
+    assert both.describe() == "stopped controller, cluster dev; deleted /h/up, cluster dev"

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -161,6 +162,21 @@ async def _wait_greeting(home: Path, greeting: str, timeout: float = 90) -> floa
     raise AssertionError(f"the pushed greeting did not reach every cluster in {timeout}s")
 
 
+async def _heals_by_hand_edit(home: Path, timeout: float = 60) -> float:
+    """`kubectl scale` by hand in staging; self-heal puts Git's replica count back."""
+    config = cluster_config.from_kubeconfig(UpLayout.at(home).kubeconfig("staging"))
+    async with KubeClient(config) as kube:
+        patch = {"spec": {"replicas": 5}}
+        await kube.patch("apps/v1", "Deployment", "api", "api", patch, field_manager="kubectl")
+        began = time.monotonic()
+        while time.monotonic() - began < timeout:
+            await asyncio.sleep(0.5)
+            live = await kube.get("apps/v1", "Deployment", "api", "api")
+            if live["spec"]["replicas"] == REPLICAS["staging"]:
+                return time.monotonic() - began
+    raise AssertionError(f"staging's api was not healed in {timeout}s")
+
+
 def test_up_brings_every_example_app_to_healthy_and_down_stops_everything(
     home: Path, first_port: int, tmp_path: Path
 ) -> None:
@@ -171,6 +187,7 @@ def test_up_brings_every_example_app_to_healthy_and_down_stops_everything(
     _push_greeting(home, tmp_path, "Hello from a push")
     seconds = asyncio.run(_wait_greeting(home, "Hello from a push"))
     print(f"push to every cluster: {seconds:.1f}s")
+    print(f"hand edit healed: {asyncio.run(_heals_by_hand_edit(home)):.1f}s")
     _down_leaves_nothing(home)
 
 
@@ -179,7 +196,7 @@ def _head(layout: UpLayout) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
 
-def test_up_again_resumes_the_same_state(home: Path, first_port: int) -> None:
+def test_up_again_resumes_the_same_state(home: Path, first_port: int, tmp_path: Path) -> None:
     layout = UpLayout.at(home)
     _up(home, first_port)  # from stopped (or fresh, when this test runs alone)
     key, decided = layout.age_key.read_text(), state.read(layout)
@@ -192,4 +209,24 @@ def test_up_again_resumes_the_same_state(home: Path, first_port: int) -> None:
     head_again = _head(layout)
     assert head_again == head  # the repository (and any pushed history) is kept
     _assert_all_healthy(asyncio.run(_cluster_view(home)))
-    _down_leaves_nothing(home)
+    _ctrl_c_in_the_foreground_stops_everything(home, first_port, tmp_path)
+
+
+def _ctrl_c_in_the_foreground_stops_everything(home: Path, first_port: int, tmp: Path) -> None:
+    output = tmp / "foreground.out"
+    env = {**os.environ, "TETHER_HOME": str(home), "COLUMNS": "200"}
+    argv = [sys.executable, "-m", "tether", "up", "--port", str(first_port)]
+    with output.open("w") as sink:
+        proc = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 300
+            while "Running in the foreground" not in output.read_text():
+                assert proc.poll() is None, output.read_text()
+                assert time.monotonic() < deadline, output.read_text()
+                time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=120) == 0, output.read_text()
+        finally:
+            proc.kill()
+    assert "stopped server" in output.read_text() or "stopped controller" in output.read_text()
+    assert _processes_mentioning(str(home)) == []

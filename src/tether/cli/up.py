@@ -90,6 +90,9 @@ def up(
     them all; wait until every example app is Healthy, print how to use it, and stay in the
     foreground until Ctrl-C (or return at once with --detach)."""
     layout = UpLayout.at()
+    if purge and not down:
+        console.print("[red]error:[/red] --purge goes with --down: `tether up --down --purge`")
+        raise typer.Exit(2)
     if down:
         _down(layout, purge)
         return
@@ -113,10 +116,10 @@ def up(
         _down(layout, purge=False)
         raise typer.Exit(130) from None
     _summary(running, detach)
-    if running.waited is not None and not running.waited.ready:
-        raise typer.Exit(1)  # the example is running, but not Healthy: say so to scripts
     if not detach:
-        _foreground(layout)
+        _foreground(layout)  # even when not all Healthy: the user may want to look
+    elif running.waited is not None and not running.waited.ready:
+        raise typer.Exit(1)  # running, but not Healthy: say so to scripts
 
 
 def _start(layout: UpLayout, options: lifecycle.UpOptions) -> lifecycle.Running:
@@ -128,12 +131,12 @@ def _down(layout: UpLayout, purge: bool) -> None:
     if lifecycle.stop_foreground(layout):
         console.print("stopped the `tether up` running in the foreground")
     try:
-        with lifecycle.locked(layout):
+        with lifecycle.locked(layout, wait=60.0):  # a foreground `up` may still be stopping
             stopped = lifecycle.down(None, purge=purge)
     except DevClusterError as error:
         console.print(f"[red]error:[/red] {error.cause} [yellow]fix:[/yellow] {error.fix}")
         raise typer.Exit(1) from None
-    console.print("stopped " + (", ".join(stopped) if stopped else "nothing (nothing was running)"))
+    console.print(stopped.describe())
 
 
 def _foreground(layout: UpLayout) -> None:
@@ -152,36 +155,40 @@ def _foreground(layout: UpLayout) -> None:
             break
     console.print("stopping what `tether up` started ...")
     begin = time.monotonic()
-    with lifecycle.locked(layout):
+    with lifecycle.locked(layout, wait=60.0):
         stopped = lifecycle.down(None)
-    console.print(f"stopped {', '.join(stopped) or 'nothing'} in {time.monotonic() - begin:.1f}s")
+    console.print(f"{stopped.describe()} in {time.monotonic() - begin:.1f}s")
 
 
 def _summary(running: lifecycle.Running, detach: bool) -> None:
     waited = running.waited
-    if waited is None:
-        out.print(
-            f"tether is up in {running.seconds:.1f}s (not waiting for the apps: --no-wait-healthy)"
+    if waited is not None and not waited.ready:
+        out.print(apps_table(waited.apps))
+    lines = [_headline(running), *summary_lines(running), ""]
+    if detach:
+        lines.append("Running in the background; `tether up --down` stops it.")
+    else:
+        lines.append(
+            "Running in the foreground: Ctrl-C stops everything `tether up` started "
+            "(`tether up --detach` returns instead)."
         )
-    elif waited.ready:
-        out.print(
+    for line in lines:
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+def _headline(running: lifecycle.Running) -> str:
+    waited = running.waited
+    if waited is None:
+        return f"tether is up in {running.seconds:.1f}s (--no-wait-healthy: apps not awaited)"
+    if waited.ready:
+        return (
             f"tether is up: {len(waited.apps)} applications Synced and Healthy in 3 clusters, "
             f"{waited.seconds:.1f}s after the command"
         )
-    else:
-        out.print(apps_table(waited.apps))
-        out.print(
-            f"[red]not Healthy after {waited.seconds:.0f}s:[/red] " + "; ".join(waited.waiting_for)
-        )
-    for line in summary_lines(running):
-        out.print(line, highlight=False, soft_wrap=True)
-    if detach:
-        out.print("\nRunning in the background; `tether up --down` stops it.")
-    else:
-        out.print(
-            "\nRunning in the foreground: Ctrl-C stops everything `tether up` started "
-            "(`tether up --detach` returns instead)."
-        )
+    return (
+        f"[red]not all Healthy after {waited.seconds:.0f}s[/red] (everything keeps running; the "
+        f"table above says why): " + "; ".join(waited.waiting_for)
+    )
 
 
 def summary_lines(running: lifecycle.Running) -> list[str]:

@@ -83,17 +83,23 @@ def required_apps() -> list[str]:
 
 
 @contextmanager
-def locked(layout: UpLayout) -> Iterator[None]:
-    """One `tether up` (or `--down`) at a time per state directory."""
+def locked(layout: UpLayout, wait: float = 0.0) -> Iterator[None]:
+    """One `tether up` (or `--down`) at a time per state directory; waits up to `wait` seconds."""
     layout.root.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
     with layout.lock_file.open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DevClusterError(
-                "another `tether up` (or `tether up --down`) is busy with this state directory",
-                "wait for it to finish, or press Ctrl-C in its terminal",
-            ) from None
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DevClusterError(
+                        "another `tether up` (or `tether up --down`) is busy with this state "
+                        "directory",
+                        "wait for it to finish, or press Ctrl-C in its terminal",
+                    ) from None
+                time.sleep(0.1)
         yield
 
 
@@ -271,8 +277,18 @@ def stop_foreground(layout: UpLayout, timeout: float = 120.0) -> bool:
     return True
 
 
-def down(home: Path | None, *, purge: bool = False) -> list[str]:
-    """Stop what `up` started, newest first; returns what was stopped (or deleted)."""
+@dataclass(frozen=True)
+class Stopped:
+    processes: tuple[str, ...]  # what was running and is stopped now
+    deleted: tuple[str, ...] = ()  # with purge: the state directory and the clusters `up` made
+
+    def describe(self) -> str:
+        text = "stopped " + (", ".join(self.processes) or "nothing (nothing was running)")
+        return text + (f"; deleted {', '.join(self.deleted)}" if self.deleted else "")
+
+
+def down(home: Path | None, *, purge: bool = False) -> Stopped:
+    """Stop what `up` started, newest first (and with `purge` delete what it made)."""
     layout = UpLayout.at(home)
     current = up_state.read(layout)
     stopped = [
@@ -284,11 +300,11 @@ def down(home: Path | None, *, purge: bool = False) -> list[str]:
         if clusters.stop(cluster, home):
             stopped.append(f"cluster {cluster}")
     up_state.write(layout, current.disowning_all())
-    if purge:
-        for cluster in current.created_clusters:
-            clusters.stop(cluster, home, purge=True)
-        shutil.rmtree(layout.root, ignore_errors=True)
-        made = ", ".join(current.created_clusters) or "none"
-        stopped.append(f"deleted {layout.root} and the clusters it made ({made})")
     layout.pid_file(FOREGROUND).unlink(missing_ok=True)
-    return stopped
+    if not purge:
+        return Stopped(tuple(stopped))
+    for cluster in current.created_clusters:
+        clusters.stop(cluster, home, purge=True)
+    shutil.rmtree(layout.root, ignore_errors=True)
+    deleted = (str(layout.root), *(f"cluster {c}" for c in current.created_clusters))
+    return Stopped(tuple(stopped), deleted)
