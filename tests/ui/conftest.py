@@ -21,7 +21,7 @@ import pytest_asyncio
 from tests.conftest import Cluster
 from tests.controller.conftest import start_controller  # noqa: F401 - a fixture, re-exported
 from tests.support.gitserver import free_port
-from tether.auth.users import INITIAL_ADMIN_SECRET
+from tether.auth.users import INITIAL_ADMIN_SECRET, UserStore
 from tether.cluster.client import KubeClient
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -100,6 +100,24 @@ def ui_server(
         yield server
     finally:
         server.stop()
+
+
+VIEWER_PASSWORD = "viewer-password-1"
+
+
+async def add_viewer(kube: KubeClient, namespace: str) -> None:
+    """A local account `viewer` bound to role:readonly (before anyone logs in: the server caches
+    the account list for a few seconds, and drops a session whose account it does not list)."""
+    await UserStore(kube, namespace).create("viewer", "viewer-password-1")
+    await kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "tether-rbac", "namespace": namespace},
+            "data": {"policy.csv": "g, viewer, role:readonly\n"},
+        },
+        field_manager="test",
+    )
 
 
 async def admin_password(kube: KubeClient, namespace: str) -> str:

@@ -20,8 +20,7 @@ import pytest
 
 from tests.support.apps_fixtures import Repo
 from tests.sync import manifests as m
-from tests.ui.conftest import NO_CHROMIUM, UIServer, admin_password
-from tether.auth.users import UserStore
+from tests.ui.conftest import NO_CHROMIUM, VIEWER_PASSWORD, UIServer, add_viewer, admin_password
 from tether.cluster.client import KubeClient
 from tether.service import apps as use
 from tether.service.runtime import Runtime
@@ -60,16 +59,7 @@ async def _setup(rt: Runtime, kube: KubeClient, namespace: str, repo: Repo) -> s
         "link.tether.dev/home": "https://example.com/",
     }
     await use.create_body(rt, xss)
-    await UserStore(kube, namespace).create("viewer", "viewer-password-1")
-    await kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "tether-rbac", "namespace": namespace},
-            "data": {"policy.csv": "g, viewer, role:readonly\n"},
-        },
-        field_manager="test",
-    )
+    await add_viewer(kube, namespace)
     return first
 
 
@@ -224,7 +214,7 @@ async def _scenario(
     # A read-only user sees the app but no way to change it.
     await page.click("#logout")
     await page.wait_for_url("**/login")
-    await _login(page, base, "viewer", "viewer-password-1")
+    await _login(page, base, "viewer", VIEWER_PASSWORD)
     await page.click("#app-web a.app-name")
     await page.wait_for_selector("#status")
     assert await page.locator("#sync-open").count() == 0
