@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tether import crds
@@ -177,6 +179,21 @@ async def _heals_by_hand_edit(home: Path, timeout: float = 60) -> float:
     raise AssertionError(f"staging's api was not healed in {timeout}s")
 
 
+def _ui_login_lists_the_apps(output: str) -> None:
+    """The printed UI URL and admin login work (when this tether has the API/UI server)."""
+    match = re.search(r"UI +(http://127\.0\.0\.1:\d+) +login: admin / (\S+)", output)
+    if match is None:
+        assert "UI           not started" in output or "did not start" in output, output
+        pytest.skip("no API/UI server in this tether")
+    url, password = match.groups()
+    with httpx.Client(base_url=url, timeout=10) as http:
+        login = http.post("/api/v1/session", json={"username": "admin", "password": password})
+        assert login.status_code == 200, login.text
+        listed = http.get("/api/v1/applications", params={"limit": 100})
+        assert listed.status_code == 200, listed.text
+        assert len(listed.json()["items"]) == 15
+
+
 def test_up_brings_every_example_app_to_healthy_and_down_stops_everything(
     home: Path, first_port: int, tmp_path: Path
 ) -> None:
@@ -188,7 +205,10 @@ def test_up_brings_every_example_app_to_healthy_and_down_stops_everything(
     seconds = asyncio.run(_wait_greeting(home, "Hello from a push"))
     print(f"push to every cluster: {seconds:.1f}s")
     print(f"hand edit healed: {asyncio.run(_heals_by_hand_edit(home)):.1f}s")
-    _down_leaves_nothing(home)
+    try:
+        _ui_login_lists_the_apps(result.stdout)
+    finally:
+        _down_leaves_nothing(home)
 
 
 def _head(layout: UpLayout) -> str:

@@ -113,10 +113,11 @@ async def up(options: UpOptions, report: Reporter) -> Running:
     await management.prepare(_management(layout, kubeconfigs, repo_url, key), report.say)
     home_config = kubeconfigs[MANAGEMENT]
     chosen = _ports(layout, options)
-    controller_url = await _start_controller(layout, home_config, chosen.controller_port, report)
-    server_url, problem = None, None
-    if options.server and services.server_available():
-        server_url, problem = await _start_server(layout, home_config, chosen.server_port, report)
+    # Both start at once: each spends seconds importing, and the apps sync meanwhile.
+    controller_url, (server_url, problem) = await asyncio.gather(
+        _start_controller(layout, home_config, chosen.controller_port, report),
+        _start_server(layout, home_config, chosen.server_port, options.server, report),
+    )
     waited = None
     if options.wait_healthy:
         waited = await _wait(home_config, options.timeout, report, began)
@@ -191,10 +192,12 @@ async def _start_controller(layout: UpLayout, kubeconfig: Path, port: int, repor
 
 
 async def _start_server(
-    layout: UpLayout, kubeconfig: Path, port: int, report: Reporter
+    layout: UpLayout, kubeconfig: Path, port: int, wanted: bool, report: Reporter
 ) -> tuple[str | None, str | None]:
     """The UI's URL, or why it did not start: the GitOps loop runs without it, so a server that
-    fails is reported, not fatal."""
+    fails is reported, not fatal. (None, None): not wanted, or no server in this tether."""
+    if not (wanted and services.server_available()):
+        return None, None
     spec = services.ProcessSpec(kubeconfig=kubeconfig, namespace=TETHER_NAMESPACE, port=port)
     url = f"http://127.0.0.1:{port}"
     try:
