@@ -115,8 +115,8 @@ async def _start(
     if not ports.is_free(port):
         raise DevClusterError(
             f"port {port} of tether's {process} is in use by another process",
-            f"stop what listens on 127.0.0.1:{port}, or delete {layout.state_file} "
-            "to choose new ports",
+            f"stop what listens on 127.0.0.1:{port} (`ss -ltnp 'sport = :{port}'` shows it), "
+            "or start afresh on new ports with `tether up --down --purge && tether up`",
         )
     processes.start(argv, layout.log_file(process), layout.pid_file(process), _environment(layout))
     try:
