@@ -139,6 +139,11 @@ async def _scenario(
     await page.wait_for_selector("#app-web")
     await page.wait_for_selector("#app-xss")
     await page.screenshot(path=str(artifacts / "01-list.png"))
+    await page.click("#view-grid")
+    await page.wait_for_selector("article#app-web")
+    await page.screenshot(path=str(artifacts / "01-grid.png"))
+    await page.click("#view-list")
+    await page.wait_for_selector("tr#app-web")
 
     # The app: tree (nothing yet), diff, sync watched live, then the tree.
     await page.click("#app-web a.app-name")
@@ -151,6 +156,8 @@ async def _scenario(
     assert SECRET_VALUE not in await page.content()
     await page.screenshot(path=str(artifacts / "02-diff.png"))
     await _sync(page, artifacts, "03-sync")
+    await page.click("#tab-events")
+    await page.wait_for_selector("#events td:text-is('SyncSucceeded')", timeout=LIVE)
     await page.click("#tab-tree")
     await page.wait_for_selector(".tree .node .node .node .kind:text-is('Pod')", timeout=LIVE)
     await page.screenshot(path=str(artifacts / "04-tree.png"))

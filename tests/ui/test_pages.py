@@ -97,6 +97,31 @@ async def test_access_headers_csrf_and_a_thousand_apps(
         app = await kube.get(crds.API_VERSION, "Application", "app-0001", namespace)
         assert app["operation"]["initiatedBy"] == {"username": "admin"}
 
+        # The dialog's options: dry run and chosen resources; a bad selector is explained.
+        chosen = {"dry_run": "true", "resource": ["apps:Deployment:ns-3/web", ":ConfigMap:c"]}
+        sync3 = f"/applications/{namespace}/app-0003/sync"
+        reply = await client.post(sync3, data=chosen, headers={"X-CSRF-Token": csrf})
+        assert reply.status_code == 200
+        requested = (await kube.get(crds.API_VERSION, "Application", "app-0003", namespace))[
+            "operation"
+        ]["sync"]
+        assert requested["dryRun"] is True and len(requested["resources"]) == 2
+        bad = await client.post(
+            f"/applications/{namespace}/app-0004/sync",
+            data={"resource": "no-colons"},
+            headers={"X-CSRF-Token": csrf, "HX-Request": "true"},
+        )
+        assert bad.status_code == 400 and bad.headers["HX-Retarget"] == "#flash"
+        assert "no-colons" in bad.text
+
+        # Clusters, projects and the audit trail's filters.
+        assert 'id="cluster-in-cluster"' in (await client.get("/clusters")).text
+        assert (await client.get("/projects")).status_code == 200
+        audit = (await client.get("/audit", params={"action": "app.sync"})).text
+        assert audit.count('data-action="app.sync"') == 3 and 'data-action="login"' not in audit
+        failed = (await client.get("/audit", params={"result": "failed"})).text
+        assert failed.count('<tr class="entry') == 1 and "no-colons" in failed
+
         # A read-only user may look but not sync, CSRF token or not.
         async with httpx.AsyncClient(base_url=ui_server.url, timeout=30) as other:
             token = await _login(other, "viewer", VIEWER_PASSWORD)
@@ -123,4 +148,6 @@ async def test_access_headers_csrf_and_a_thousand_apps(
         assert f"1{DASH}2 of 2 applications" in found.text  # app-0773 and app-0777
         narrowed = await client.get("/", params={"namespace": "ns-3", "health": "Unknown"})
         assert f"1{DASH}50 of 100 applications" in narrowed.text
+        grid = await client.get("/", params={"view": "grid", "page": 2})
+        assert '<article id="app-app-0050"' in grid.text and "view=grid" in grid.text
         assert time.monotonic() - started < 2.0  # about 0.6 s on 2 cores

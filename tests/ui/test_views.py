@@ -131,3 +131,11 @@ def test_templates_escape_everything() -> None:
     assert "<img" not in html and "<b>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert 'href="javascript' not in html
+
+
+@pytest.mark.parametrize("oidc", [True, False])
+def test_the_login_page_offers_single_sign_on_when_configured(oidc: bool) -> None:
+    html = web.templates.get_template("login.html").render(
+        viewer=None, request_path="/login", next_path="/x?y=1", error="", login_token="t", oidc=oidc
+    )
+    assert ('href="/auth/oidc/login?return_to=/x%3Fy%3D1"' in html) is oidc

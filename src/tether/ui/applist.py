@@ -30,7 +30,9 @@ from tether.ui.web import Viewer
 router = APIRouter(route_class=web.UIRoute, include_in_schema=False)
 Who = Annotated[Viewer, Depends(web.viewer)]
 Strings = Annotated[list[str], Query()]
-_FILTER_KEYS = ("project", "cluster", "namespace", "health", "sync", "selector", "search")
+_FILTER_KEYS = ("project", "cluster", "namespace", "health", "sync", "selector", "search", "view")
+Layout = Annotated[str, Query(pattern="^(list|grid)$")]
+_ITEM = {"list": "_app_row.html", "grid": "_app_card.html"}
 
 
 async def visible_summaries(who: Viewer) -> list[Summary]:
@@ -45,7 +47,8 @@ async def visible_summaries(who: Viewer) -> list[Summary]:
 
 
 def _query(request: Request, **changes: Any) -> str:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k in _FILTER_KEYS and v]
+    kept = [k for k in _FILTER_KEYS if k not in changes]
+    params = [(k, v) for k, v in request.query_params.multi_items() if k in kept and v]
     params += [(k, str(v)) for k, v in changes.items()]
     return "/?" + urlencode(params) if params else "/"
 
@@ -62,6 +65,7 @@ async def applications(
     selector: str = "",
     search: str = "",
     page: Annotated[int, Query(ge=1)] = 1,
+    view: Layout = "list",
 ) -> Response:
     wanted = summaries.Filters(
         project=tuple(p for p in project if p),
@@ -83,6 +87,10 @@ async def applications(
         "next_url": _query(request, page=found.page + 1) if found.page < found.pages else "",
         "table_url": _query(request, page=found.page),
         "rows": [_row(who, s) for s in found.items],
+        "view": view,
+        "item_template": _ITEM[view],
+        "list_url": _query(request, view="list"),
+        "grid_url": _query(request, view="grid"),
     }
     if web.is_htmx(request) and request.headers.get("HX-Target") == "apps":
         return web.render("_apps_table.html", **context)
@@ -95,7 +103,7 @@ def _row(who: Viewer, s: Summary) -> dict[str, Any]:
 
 
 @router.get("/ui/stream/applications")
-async def stream(who: Who) -> Response:
+async def stream(who: Who, view: Layout = "list") -> Response:
     services = who.caller.services
 
     async def on_change(change: Change | None) -> list[str]:
@@ -108,7 +116,7 @@ async def stream(who: Who) -> Response:
         name = str(change.summary["name"])
         if change.type == "DELETED":
             return [streams.frame("gone", f"app-{name}")]
-        row = web.templates.get_template("_app_row.html").render(row=_row(who, change.summary))
+        row = web.templates.get_template(_ITEM[view]).render(row=_row(who, change.summary))
         frames = [streams.frame("swap", row)]
         if change.type == "ADDED":
             frames.append(streams.frame("changed", name))
