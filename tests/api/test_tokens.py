@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api
+from tests.api.conftest import Api, initial_admin_password
 from tests.auth.test_tokens import BAD_TOKENS, Forge
 
 pytestmark = pytest.mark.cluster
@@ -43,3 +43,21 @@ async def test_a_token_works_until_revoked(api: Api) -> None:
         after = await http.get("/api/v1/applications")
     assert before.status_code == 200, before.text
     assert after.status_code == 401, after.text
+
+
+@pytest.mark.parametrize(
+    "header", ["", "Bearer", "Bearer   ", "Basic YWRtaW46YWRtaW4=", "nonsense"]
+)
+async def test_an_authorization_header_that_does_not_verify_never_falls_back_to_the_cookie(
+    api: Api, header: str
+) -> None:
+    """A client that sends a credential means it: a bad one is refused even next to a good
+    session cookie, so a broken token is never silently replaced by someone's browser session."""
+    password = await initial_admin_password(api.services.runtime.kube, api.namespace)
+    http = await api.login("admin", password)
+    try:
+        reply = await http.get("/api/v1/projects", headers={"Authorization": header})
+        assert reply.status_code == 401, reply.text
+        assert (await http.get("/api/v1/projects")).status_code == 200
+    finally:
+        await http.aclose()

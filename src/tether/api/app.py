@@ -32,6 +32,7 @@ DESCRIPTION = (
     "token>` or the session cookie from `POST /api/v1/session` (state-changing requests with "
     "the cookie also send `X-CSRF-Token`). Errors are RFC 7807 problem documents."
 )
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/api/v1/session", "/api/v1/session/userinfo"})
 _SECURITY = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
     "session": {"type": "apiKey", "in": "cookie", "name": "tether_session"},
@@ -39,7 +40,8 @@ _SECURITY = {
 
 
 def create_app(settings: ServerSettings, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
-    """The API app; `extra_routers` are mounted after the API's own (the web UI's hook)."""
+    """The API app; `extra_routers` are mounted after the API's own (the web UI's hook), and
+    left out of /openapi.json."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,8 +62,10 @@ def create_app(settings: ServerSettings, extra_routers: Sequence[APIRouter] = ()
         openapi_url="/openapi.json",
     )
     problems.register(app)
-    for router in [*routes.routers(), *extra_routers]:
+    for router in routes.routers():
         app.include_router(router)
+    for router in extra_routers:  # pages, not API: kept out of the OpenAPI document
+        app.include_router(router, include_in_schema=False)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -78,10 +82,19 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             _problems_as_problem_json(schema)
             schema.setdefault("components", {})["securitySchemes"] = _SECURITY
             schema["security"] = [{"bearer": []}, {"session": []}]
+            _public(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     return build
+
+
+def _public(schema: dict[str, Any]) -> None:
+    """Probes and the log-in routes answer without credentials: say so in the schema."""
+    for path, operations in schema.get("paths", {}).items():
+        if path in PUBLIC_PATHS or path.startswith("/auth/"):
+            for operation in operations.values():
+                operation["security"] = []
 
 
 def _problems_as_problem_json(schema: dict[str, Any]) -> None:

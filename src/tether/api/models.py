@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # a DNS-1123 label: Application, Project, cluster
 Object = dict[str, Any]
+# Request bodies take JSON's types as they are: `"upsert": 0` is not a boolean.
+STRICT = ConfigDict(strict=True)
 
 
 class Problem(BaseModel):
@@ -60,20 +62,28 @@ class ApplicationList(BaseModel):
 
 
 class Metadata(BaseModel):
+    model_config = STRICT
+
     name: str = Field(pattern=NAME, max_length=63)
     labels: dict[str, str] = Field(default_factory=dict)
 
 
 class ApplicationCreate(BaseModel):
+    model_config = STRICT
+
     metadata: Metadata
     spec: Object = Field(description="Application spec (Argo CD's field names).")
 
 
 class ApplicationPatch(BaseModel):
+    model_config = STRICT
+
     spec: Object = Field(description="A JSON merge patch (RFC 7386) of the spec.")
 
 
 class ResourceSelector(BaseModel):
+    model_config = STRICT
+
     group: str = ""
     kind: str = Field(min_length=1)
     name: str = Field(min_length=1)
@@ -81,6 +91,8 @@ class ResourceSelector(BaseModel):
 
 
 class SyncBody(BaseModel):
+    model_config = STRICT
+
     prune: bool = False
     dryRun: bool = False
     revision: str = Field(default="", max_length=256)
@@ -88,6 +100,8 @@ class SyncBody(BaseModel):
 
 
 class RollbackBody(BaseModel):
+    model_config = STRICT
+
     id: int = Field(ge=0, description="The history entry to deploy again.")
     prune: bool = False
 
@@ -181,11 +195,15 @@ class LiveResource(BaseModel):
 
 
 class ProjectCreate(BaseModel):
+    model_config = STRICT
+
     metadata: Metadata
     spec: Object = Field(default_factory=dict)
 
 
 class ProjectUpdate(BaseModel):
+    model_config = STRICT
+
     spec: Object
 
 
@@ -212,7 +230,7 @@ class Clusters(BaseModel):
 
 
 class KubeconfigCluster(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, strict=True)
 
     server: str = Field(pattern=r"^https?://[^\s]+$")
     certificate_authority_data: str = Field(default="", alias="certificate-authority-data")
@@ -220,7 +238,7 @@ class KubeconfigCluster(BaseModel):
 
 
 class KubeconfigUser(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, strict=True)
 
     token: str = Field(default="", repr=False)
     client_certificate_data: str = Field(default="", alias="client-certificate-data", repr=False)
@@ -228,21 +246,29 @@ class KubeconfigUser(BaseModel):
 
 
 class NamedCluster(BaseModel):
+    model_config = STRICT
+
     name: str = ""
     cluster: KubeconfigCluster
 
 
 class NamedUser(BaseModel):
+    model_config = STRICT
+
     name: str = ""
     user: KubeconfigUser
 
 
 class Kubeconfig(BaseModel):
+    model_config = STRICT
+
     clusters: list[NamedCluster] = Field(min_length=1, max_length=1)
     users: list[NamedUser] = Field(min_length=1, max_length=1)
 
 
 class ClusterCreate(BaseModel):
+    model_config = STRICT
+
     name: str = Field(pattern=NAME, max_length=63)
     kubeconfig: Kubeconfig = Field(description="One cluster and one user, as in a kubeconfig.")
     upsert: bool = False
@@ -261,6 +287,8 @@ class Repositories(BaseModel):
 
 
 class RepositoryWrite(BaseModel):
+    model_config = STRICT
+
     url: str = Field(min_length=1, max_length=2048, pattern=r"^\S+$")
     type: Literal["repository", "repo-creds"] = "repository"
     username: str = Field(default="", max_length=256)

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 from tether.auth import problems as auth_problems
 from tether.cluster import errors as api_errors
@@ -106,7 +107,19 @@ async def _http(request: Request, exc: Exception) -> Response:
     )
     if exc.headers:
         reply.headers.update(exc.headers)
+    if exc.status_code == 405:
+        reply.headers["Allow"] = _allowed(request)
     return reply
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def _error(error: Any) -> dict[str, Any]:

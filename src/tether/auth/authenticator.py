@@ -22,7 +22,7 @@ import structlog
 from starlette.requests import Request
 
 from tether.auth import csrf, oidc, passwords, tokens
-from tether.auth.errors import LoginFailed, LoginLocked, NotFound
+from tether.auth.errors import InvalidToken, LoginFailed, LoginLocked, NotFound
 from tether.auth.keys import SigningKeys
 from tether.auth.lockout import LoginThrottle
 from tether.auth.projecttokens import TokenUseCases
@@ -109,8 +109,12 @@ class Authenticator:
         return authn
 
     async def _authenticate(self, request: Request) -> Authentication:
-        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and credentials.strip():
+        header = request.headers.get("authorization")
+        if header is not None:  # a credential that does not verify never falls back to the cookie
+            header = header.strip()
+            scheme, _, credentials = header.partition(" ")
+            if scheme.lower() != "bearer" or not credentials.strip():
+                raise InvalidToken("send `Authorization: Bearer <API token>`, or no header")
             principal = await tokens.verify(
                 credentials.strip(), self.keys, self.registry, self.settings, now=self.clock()
             )

@@ -14,6 +14,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
+import structlog
 import typer
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -26,6 +27,7 @@ from tether.auth.settings import AuthSettings, OIDCSettings, default_state_db
 from tether.cli.common import connection_options, fail, settings
 
 UI_MODULE = "tether.ui"
+log = structlog.get_logger(__name__)
 
 
 def _loopback(host: str) -> bool:
@@ -56,12 +58,17 @@ def _oidc(issuer: str, client_id: str, secret: str, redirect: str) -> OIDCSettin
 
 
 def _ui() -> tuple[list[APIRouter], list[tuple[str, Any]]]:
-    """The web UI's routers and static mounts, when `tether.ui` is installed."""
+    """The web UI's routers and static mounts, when `tether.ui` is installed. A UI that fails
+    to load is logged and left out: the API (and `tether app --server`) keeps working."""
     if importlib.util.find_spec(UI_MODULE) is None:
         return [], []
-    ui = importlib.import_module(UI_MODULE)
-    mounts = ui.static_mounts() if hasattr(ui, "static_mounts") else []
-    return list(ui.routers()), list(mounts)
+    try:
+        ui = importlib.import_module(UI_MODULE)
+        mounts = ui.static_mounts() if hasattr(ui, "static_mounts") else []
+        return list(ui.routers()), list(mounts)
+    except Exception as exc:  # any failure of an optional part must not take the API down
+        log.error("the web UI could not be loaded; serving the API only", error=repr(exc))
+        return [], []
 
 
 def build_app(server_settings: ServerSettings) -> FastAPI:
