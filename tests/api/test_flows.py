@@ -113,6 +113,13 @@ async def test_sync_stream_cli_rollback_delete_and_their_audit(
     entries = json.loads(shown.stdout)
     assert len(entries) == 2, shown.stderr
 
+    diffed = await asyncio.to_thread(_cli, served, token, api.namespace, "diff", "web-a")
+    assert diffed.returncode == 0, diffed.stdout + diffed.stderr  # 0: nothing to change
+    got = await asyncio.to_thread(_cli, served, token, api.namespace, "get", "web-a", "-o", "json")
+    assert json.loads(got.stdout)["status"]["sync"]["status"] == "Synced", got.stderr
+    refused = await asyncio.to_thread(_cli, served, "not-a-token", api.namespace, "list")
+    assert refused.returncode == 1 and "Invalid token" in refused.stdout + refused.stderr
+
     # 3. alice rolls back to the first deployment.
     reply = await alice.post(
         api.app_path("web-a", "/rollback?wait=true&timeout=60"), json={"id": entries[0]["id"]}

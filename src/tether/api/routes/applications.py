@@ -138,6 +138,8 @@ async def update_application(
         if moved_to != app_object(app)[0]:
             target = f"{moved_to}/{name}"
             who.require_new(Resource.APPLICATIONS, Action.UPDATE, target, f"application {target}")
+        use.validate_spec(merged)
+        await who.services.runtime.engine.projects.admit(parse_spec(merged))  # as create does
         updated = await use.update_spec(who.services.runtime, name, body.spec)
     return shown(updated.body)
 
