@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -60,6 +61,20 @@ async def _create_apps(kube: KubeClient, namespace: str) -> None:
             await kube.create(_app(namespace, index))
 
     await asyncio.gather(*(one(i) for i in range(APPS)))
+
+
+async def _until(lines: AsyncIterator[str], wanted: str, timeout: float = 20) -> str:
+    """Read SSE lines until one contains `wanted`; everything read so far."""
+    seen: list[str] = []
+
+    async def read() -> str:
+        async for line in lines:
+            seen.append(line)
+            if wanted in line:
+                return "\n".join(seen)
+        raise AssertionError(f"stream ended before {wanted!r}: {seen[-5:]}")
+
+    return await asyncio.wait_for(read(), timeout)
 
 
 async def test_access_headers_csrf_and_a_thousand_apps(
@@ -151,3 +166,10 @@ async def test_access_headers_csrf_and_a_thousand_apps(
         grid = await client.get("/", params={"view": "grid", "page": 2})
         assert '<article id="app-app-0050"' in grid.text and "view=grid" in grid.text
         assert time.monotonic() - started < 2.0  # about 0.6 s on 2 cores
+
+        # The app page's stream: its panels at once, then news of its deletion.
+        async with client.stream("GET", f"/ui/stream/applications/{namespace}/app-0005") as live:
+            lines = live.aiter_lines()
+            assert "<h1>app-0005</h1>" in await _until(lines, "<h1>app-0005")
+            await kube.delete(crds.API_VERSION, "Application", "app-0005", namespace)
+            await _until(lines, "This application is gone")

@@ -78,6 +78,12 @@ async def _operation(who: Viewer, namespace: str, name: str) -> Response:
     return web.render("_operation.html", **status_context(who, app))
 
 
+_GONE = (
+    '<section id="status" class="status"><p class="error">This application is gone (deleted, '
+    "or you may no longer see it).</p></section>"
+)
+
+
 def _live_panels(context: dict[str, object]) -> str:
     status = web.templates.get_template("_status.html").render(**context)
     operation = web.templates.get_template("_operation.html").render(**context)
@@ -97,7 +103,7 @@ async def app_stream(namespace: Namespace, name: Name, who: Who) -> Response:
         app = await find_app(caller, namespace, name)
         fresh = Viewer(replace(caller, authz=await services.policies.authorizer()), who.csrf)
         if app is None or not fresh.may(Resource.APPLICATIONS, Action.GET, app_object(app)[1]):
-            return [streams.frame("gone", "status")]
+            return [streams.frame("swap", _GONE)]
         return [streams.frame("swap", _live_panels(status_context(fresh, app)))]
 
     async def frames() -> AsyncIterator[str]:
