@@ -95,10 +95,11 @@ async def test_sync_stream_cli_rollback_delete_and_their_audit(
     assert {e["application"]["name"] for e in seen} == {"web-a"}
 
     # 2. A new commit, synced from the CLI through the server with the project token.
-    world.repo.commit(
+    bye = world.repo.commit(
         "say bye",
         {"app/config.yaml": MANIFESTS["app/config.yaml"].format(name="greeting", value="bye")},
     )
+    await _seen_by_controller(alice, api.app_path("web-a"), bye)
     done = await asyncio.to_thread(_cli, served, token, api.namespace, "sync", "web-a")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Succeeded" in done.stdout + done.stderr
@@ -163,6 +164,16 @@ async def test_sync_stream_cli_rollback_delete_and_their_audit(
     assert token not in export.text and base64.b64encode(token.encode()).decode() not in export.text
 
 
+async def _seen_by_controller(http: httpx.AsyncClient, path: str, sha: str) -> None:
+    """A sync right after a push may run at the revision the controller last polled; wait until
+    it has compared against the new commit (the sync itself then resolves it)."""
+
+    async def revision() -> str:
+        return str(((await http.get(path)).json()["status"].get("sync") or {}).get("revision"))
+
+    await wait_for(revision, lambda r: sha in r, what=f"the controller comparing at {sha[:8]}")
+
+
 async def _now(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen)
 
@@ -176,3 +187,48 @@ async def _deleted_soon(seen: list[dict[str, Any]]) -> bool:
         what="web-a DELETED on the stream",
     )
     return True
+
+
+async def test_sync_options_reach_the_controller(
+    world: World, start_controller: StartController, kube: KubeClient
+) -> None:
+    """dryRun writes nothing; a resources subset writes only those; prune removes what left Git;
+    `revision` deploys another commit than the spec's."""
+    api, alice = world.api, world.users["team-a"]
+    config = MANIFESTS["app/config.yaml"]
+    first = world.repo.commit(
+        "two maps",
+        {
+            "app/config.yaml": config.format(name="greeting", value="one"),
+            "app/other.yaml": config.format(name="other", value="x"),
+        },
+    )
+    start_controller()
+    sync = api.app_path("web-a", "/sync?wait=true&timeout=60")
+
+    async def synced(body: dict[str, Any]) -> dict[str, Any]:
+        reply = await alice.post(sync, json=body)
+        assert reply.status_code == 200, reply.text
+        state: dict[str, Any] = reply.json()["state"]
+        assert state["phase"] == "Succeeded", state
+        return state
+
+    await synced({"dryRun": True})
+    assert await _greeting(kube, api.namespace) is None
+    subset = {"kind": "ConfigMap", "name": "other", "namespace": api.namespace}
+    await synced({"resources": [subset]})
+    assert await _greeting(kube, api.namespace) is None
+    assert await kube.get_or_none("v1", "ConfigMap", "other", api.namespace) is not None
+
+    second = world.repo.commit(
+        "one map",
+        {"app/config.yaml": config.format(name="greeting", value="two")},
+        remove=("app/other.yaml",),
+    )
+    await _seen_by_controller(alice, api.app_path("web-a"), second)
+    await synced({"prune": True})
+    assert await _greeting(kube, api.namespace) == "two"
+    assert await kube.get_or_none("v1", "ConfigMap", "other", api.namespace) is None
+
+    await synced({"revision": first})
+    assert await _greeting(kube, api.namespace) == "one"
