@@ -26,13 +26,15 @@ pytestmark = pytest.mark.cluster
 
 
 async def _events(base: str, token: str, into: list[dict[str, Any]]) -> None:
-    """Read the application stream into `into` until cancelled."""
+    """Read the application stream into `into` until cancelled (a failure is put in `into`)."""
     headers = {"Authorization": f"Bearer {token}"}
     async with (
         httpx.AsyncClient(base_url=base, headers=headers, timeout=None) as http,
         http.stream("GET", "/api/v1/stream/applications") as reply,
     ):
-        assert reply.status_code == 200
+        if reply.status_code != 200:
+            into.append({"type": "FAILED", "application": {"name": (await reply.aread()).decode()}})
+            return
         assert reply.headers["content-type"].startswith("text/event-stream")
         async for line in reply.aiter_lines():
             if line.startswith("data:"):
@@ -118,6 +120,12 @@ async def test_sync_stream_cli_rollback_delete_and_their_audit(
     assert diffed.returncode == 0, diffed.stdout + diffed.stderr  # 0: nothing to change
     got = await asyncio.to_thread(_cli, served, token, api.namespace, "get", "web-a", "-o", "json")
     assert json.loads(got.stdout)["status"]["sync"]["status"] == "Synced", got.stderr
+    shown = await asyncio.to_thread(_cli, served, token, api.namespace, "manifests", "web-a")
+    assert "greeting: bye" in shown.stdout, shown.stderr
+    denied = await asyncio.to_thread(_cli, served, token, api.namespace, "delete", "web-a")
+    assert denied.returncode == 1 and "may not delete" in denied.stdout + denied.stderr
+    waited = await asyncio.to_thread(_cli, served, token, api.namespace, "wait", "web-a")
+    assert waited.returncode == 1 and "direct connection" in waited.stdout + waited.stderr
     refused = await asyncio.to_thread(_cli, served, "not-a-token", api.namespace, "list")
     assert refused.returncode == 1 and "Invalid token" in refused.stdout + refused.stderr
 
@@ -151,8 +159,11 @@ async def test_sync_stream_cli_rollback_delete_and_their_audit(
     (rollback,) = await _audit(api, "app.rollback")
     assert (rollback["actor"]["name"], rollback["object"]) == ("alice", "team-a/web-a")
     assert rollback["parameters"]["id"] == entries[0]["id"]
-    (deleted,) = await _audit(api, "app.delete")
-    assert (deleted["actor"]["name"], deleted["parameters"]) == ("admin", {"cascade": True})
+    deletes = sorted(await _audit(api, "app.delete"), key=lambda e: str(e["result"]))
+    assert [(e["actor"]["name"], e["result"], e["parameters"]) for e in deletes] == [
+        ("proj:team-a:ci", "denied", {"cascade": True}),  # the CLI's attempt with the token
+        ("admin", "succeeded", {"cascade": True}),
+    ]
     logins = [e["actor"]["name"] for e in await _audit(api, "login")]
     assert sorted(logins) == ["admin", "alice", "bob", "rita"]
 

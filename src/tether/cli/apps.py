@@ -93,6 +93,7 @@ def create(
     upsert: bool = typer.Option(False, "--upsert", help="Replace the spec if the app exists."),
 ) -> None:
     """Create an Application (idempotent when the spec is the same)."""
+    remote.unsupported("create")
     if sync_policy not in ("manual", "automated", "none"):
         raise fail("--sync-policy must be manual or automated")
     opts = use.CreateOptions(
@@ -272,7 +273,10 @@ def manifests(
     ),
 ) -> None:
     """Print the rendered target manifests (Secret values masked)."""
-
+    if remote.enabled() and local is None:
+        typer.echo(yaml.safe_dump_all(remote.manifests(name), sort_keys=False).rstrip())
+        return
+    remote.unsupported("manifests --local")
     comparison: Comparison = run(lambda rt: use.compare_named(rt, name, local))
     typer.echo(yaml.safe_dump_all(use.masked_manifests(comparison), sort_keys=False).rstrip())
 
@@ -329,6 +333,7 @@ def wait(
     timeout: float = typer.Option(300, "--timeout"),
 ) -> None:
     """Wait until the Application is synced and/or healthy (default: both)."""
+    remote.unsupported("wait")
     want = use.WaitFor(
         synced or not (healthy or operation), healthy or not (synced or operation), operation
     )
@@ -383,6 +388,12 @@ def delete(
     ),
 ) -> None:
     """Delete an Application (by default with the objects it owns)."""
+    if remote.enabled():
+        remote.delete(name, cascade)
+        console.print(
+            f"application {name} deleted" + (" (the controller cascades)" if cascade else "")
+        )
+        return
     deleted = run(lambda rt: use.delete(rt, name, cascade, _progress))
     console.print(
         f"application {name} deleted" + (f" with {len(deleted)} object(s)" if cascade else "")

@@ -40,6 +40,12 @@ def enabled() -> bool:
     return bool(remote.server)
 
 
+def unsupported(command: str) -> None:
+    """Refuse, rather than quietly go to the cluster, a command `--server` does not cover."""
+    if enabled():
+        raise fail(f"`tether app {command}` needs a direct connection (--kubeconfig), not --server")
+
+
 def _client(timeout: float) -> httpx.Client:
     headers = {"Accept": "application/json"}
     if remote.token:
@@ -89,6 +95,14 @@ def get(name: str) -> Application:
 
 def diff(name: str) -> dict[str, Any]:
     return dict(_request("GET", _app_path(name, "/diff"), timeout=300).json())
+
+
+def manifests(name: str) -> list[dict[str, Any]]:
+    return list(_request("GET", _app_path(name, "/manifests"), timeout=300).json()["items"])
+
+
+def delete(name: str, cascade: bool) -> None:
+    _request("DELETE", _app_path(name), params={"cascade": str(cascade).lower()})
 
 
 def history(name: str) -> list[dict[str, Any]]:
