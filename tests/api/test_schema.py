@@ -31,7 +31,7 @@ from tests.support.gitserver import free_port
 from tether.cluster.client import KubeClient
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-MAX_EXAMPLES = int(os.environ.get("TETHER_SCHEMATHESIS_EXAMPLES", "8"))
+MAX_EXAMPLES = int(os.environ.get("TETHER_SCHEMATHESIS_EXAMPLES", "15"))
 
 
 @dataclass
