@@ -8,8 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.api.conftest import World, app_body
+from tests.api.conftest import CLIENT_ADDRESS, World, app_body
 from tests.support.apps_fixtures import Repo
+from tests.support.waiting import wait_for
+from tether.audit import queries
+from tether.audit.entries import Result
 
 pytestmark = pytest.mark.cluster
 
@@ -97,3 +100,25 @@ async def test_fields_the_crd_does_not_declare_are_the_clients_error(world: Worl
     app["spec"]["colour"] = "red"
     refused = await world.admin.post("/api/v1/applications", json=app)
     assert refused.status_code == 422, refused.text
+
+
+async def test_logins_and_logouts_are_audited_with_the_address(world: World) -> None:
+    wrong = await world.api.client().post(
+        "/api/v1/session", json={"username": "alice", "password": "not it"}
+    )
+    assert wrong.status_code == 401
+    assert (await world.users["team-b"].delete("/api/v1/session")).status_code == 204
+    audit = world.api.services.audit
+    assert audit is not None
+    address = CLIENT_ADDRESS[0]
+
+    async def seen() -> set[tuple[str, str, Result, str]]:
+        entries = audit.query(queries.Filter(action="log*"), 100, None).entries
+        return {(e.action, e.actor.name, e.result, e.source_ip) for e in entries}
+
+    # A logout is written in the background (auth's logout is not async).
+    found = await wait_for(
+        seen, lambda s: ("logout", "bob", Result.SUCCEEDED, address) in s, what="logout"
+    )
+    assert ("login.failed", "alice", Result.FAILED, address) in found
+    assert ("login", "bob", Result.SUCCEEDED, address) in found

@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from tether import __version__
-from tether.api import problems, routes
+from tether.api import authentication, problems, routes
 from tether.api.routes.common import PROBLEMS
 from tether.api.services import open_services
 from tether.api.settings import ServerSettings
@@ -62,6 +62,7 @@ def create_app(settings: ServerSettings, extra_routers: Sequence[APIRouter] = ()
         openapi_url="/openapi.json",
     )
     problems.register(app)
+    app.add_middleware(authentication.ClientAddress)
     for router in routes.routers():
         app.include_router(router)
     for router in extra_routers:  # pages, not API: kept out of the OpenAPI document
