@@ -264,6 +264,8 @@ async def test_lists_show_only_what_each_caller_may_see(world: World) -> None:
             for path in ("applications", "projects", "clusters", "repositories", "audit")
         }
         if role == "anonymous":
+            for path in ("stream/applications", "audit/export"):
+                answers[path] = await http.get(f"/api/v1/{path}")
             assert {r.status_code for r in answers.values()} == {401}
             continue
         for reply in answers.values():

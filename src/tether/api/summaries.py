@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,9 +178,22 @@ def decode_continue(token: str) -> str:
     return value
 
 
-def page(items: Iterable[Summary], limit: int, after: str) -> tuple[list[Summary], str]:
-    """Up to `limit` summaries (sorted by name) after `after`, and the token for the rest."""
-    ordered = sorted((s for s in items if s["name"] > after), key=lambda s: str(s["name"]))
-    chosen = ordered[:limit]
-    more = len(ordered) > limit
+def page(
+    items: Iterable[Summary],
+    limit: int,
+    after: str,
+    visible: Callable[[list[Summary]], list[Summary]] = list,
+) -> tuple[list[Summary], str]:
+    """Up to `limit` summaries (sorted by name) after `after` that `visible` keeps, and the
+    token for the rest. `visible` (RBAC, the costly part) sees only as many as the page needs,
+    a chunk at a time, so a page of 500 asks about ~500 apps, not about all of them."""
+    ordered = iter(sorted((s for s in items if s["name"] > after), key=lambda s: str(s["name"])))
+    chosen: list[Summary] = []
+    while len(chosen) <= limit:
+        chunk = list(itertools.islice(ordered, limit + 1 - len(chosen)))
+        if not chunk:
+            break
+        chosen.extend(visible(chunk))
+    more = len(chosen) > limit
+    chosen = chosen[:limit]
     return chosen, encode_continue(chosen[-1]["name"]) if more and chosen else ""

@@ -57,9 +57,12 @@ async def list_applications(
         search=search,
     )
     after = summaries.decode_continue(continue_) if continue_ else ""
-    apps = await _summaries(who)
-    visible = who.visible(Resource.APPLICATIONS, apps, summaries.app_object)
-    items, more = summaries.page((s for s in visible if filters.matches(s)), limit, after)
+    wanted = (s for s in await _summaries(who) if filters.matches(s))  # cheap checks first
+
+    def visible(chunk: list[summaries.Summary]) -> list[summaries.Summary]:
+        return who.visible(Resource.APPLICATIONS, chunk, summaries.app_object)
+
+    items, more = summaries.page(wanted, limit, after, visible)
     return {"items": items, "continue": more}
 
 
