@@ -45,12 +45,20 @@ async def _events(base: str, token: str, into: list[dict[str, Any]]) -> None:
 async def stream(served: str, world: World) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     token = (await world.api.services.authn.tokens.issue("team-a", "ci")).token
     world.api.secrets.add(token)
+    # The project role behind the token was created moments ago; the policy is re-read every
+    # few seconds, so wait until the token sees its app (else the stream's first events, and a
+    # quick sync's, would rightly be hidden from it).
+    async with world.api.client({"Authorization": f"Bearer {token}"}) as http:
+        await wait_for(
+            lambda: http.get("/api/v1/applications"),
+            lambda reply: [a["name"] for a in reply.json()["items"]] == ["web-a"],
+            what="team-a's token seeing web-a",
+        )
     seen: list[dict[str, Any]] = []
     task = asyncio.create_task(_events(served, token, seen))
     yield token, seen
     task.cancel()
-    with_cancel = asyncio.gather(task, return_exceptions=True)
-    await with_cancel
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _greeting(kube: KubeClient, namespace: str) -> str | None:
