@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import World
+from tests.api.conftest import CLIENT_ADDRESS, World
+from tether.audit import queries
+from tether.audit.entries import Entry
 from tether.engine.tracking import AppRef
 
 pytestmark = pytest.mark.cluster
@@ -215,6 +217,14 @@ async def _prepare(world: World) -> None:
     assert reply.status_code == 201, reply.text
 
 
+def _actions(world: World) -> list[Entry]:
+    """Audit entries of actions other than logins, oldest first."""
+    audit = world.api.services.audit
+    assert audit is not None
+    entries = audit.query(queries.Filter(), 1000, None).entries
+    return [e for e in reversed(entries) if not e.action.startswith("log")]
+
+
 async def _send(http: httpx.AsyncClient, call: Call, path: str, body: Any) -> httpx.Response:
     if body is None:
         return await http.request(call.method, path)
@@ -228,6 +238,8 @@ async def test_every_endpoint_answers_exactly_what_the_policy_says(world: World)
     mismatches: list[str] = []
     leaks: list[str] = []
     rows = 0
+    writes: list[tuple[str, str, str | None]] = []
+    before = _actions(world)
     for call in CALLS:
         for project in PROJECTS if call.per_app else (None,):
             for role in ROLES:
@@ -238,6 +250,8 @@ async def test_every_endpoint_answers_exactly_what_the_policy_says(world: World)
                 body = _body(call, world, role, project)
                 reply = await _send(world.users[role], call, path, body)
                 rows += 1
+                if call.method != "GET" and role != "anonymous":
+                    writes.append((call.id, role, project))
                 want = expected(role, call, project)
                 label = f"{call.id:18} {role:9} {project or '-':6}"
                 if reply.status_code != want:
@@ -251,6 +265,12 @@ async def test_every_endpoint_answers_exactly_what_the_policy_says(world: World)
                 if call.id == "sync" and reply.status_code == 202:
                     await api.services.runtime.store.clear_operation(AppRef(api.namespace, app))
     assert rows == 161
+    # Every change an authenticated caller attempted, allowed or not, is one audit entry.
+    recorded = _actions(world)[len(before) :]
+    assert len(recorded) == len(writes), (recorded, writes)
+    denied = [e for e in recorded if e.result == "denied"]
+    assert {e.actor.name for e in denied} == {"alice", "bob", "rita"}
+    assert all(e.source_ip == CLIENT_ADDRESS[0] for e in recorded)
     assert not mismatches, "\n".join(mismatches)
     assert not leaks, "\n".join(leaks)
 
