@@ -147,3 +147,18 @@ async def test_a_hash_with_other_parameters_is_upgraded_at_login(
     assert upgraded is not None and upgraded.password_hash != legacy
     assert extract_parameters(upgraded.password_hash).memory_cost == passwords.MEMORY_COST_KIB
     assert (await client.get("/api/v1/session/userinfo")).json()["loggedIn"] is True
+
+
+async def test_an_account_created_after_the_account_cache_filled_keeps_its_session(
+    client, authn: Authenticator, alice: Account
+) -> None:
+    """Regression: a session of an account newer than the cached account list was ended as if
+    the account had been deleted."""
+    await login(client, alice.name, alice.password)  # fills the account cache without bob
+    await authn.users.create("bob", "another long password", ("team-b",))
+
+    reply = await login(client, "bob", "another long password")
+    assert reply.status_code == 200, reply.text
+    info = (await client.get("/api/v1/session/userinfo")).json()
+
+    assert info["loggedIn"] is True and info["username"] == "bob"

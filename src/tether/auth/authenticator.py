@@ -128,14 +128,20 @@ class Authenticator:
         if session is None or session.origin is not Origin.LOCAL:
             return session
         user = (await self._cached_users()).get(session.username)
+        if user is None:  # maybe created after the cache was filled: ask again before ending it
+            user = (await self._cached_users(fresh=True)).get(session.username)
         if user is None or user.disabled or user.password_mtime > session.created:
             self.sessions.delete(session_id)
             return None
         return session
 
-    async def _cached_users(self) -> dict[str, LocalUser]:
+    async def _cached_users(self, fresh: bool = False) -> dict[str, LocalUser]:
         now = self.clock()
-        if self._users_cache and now - self._users_cache[0] < self.settings.user_cache_seconds:
+        if (
+            not fresh
+            and self._users_cache
+            and now - self._users_cache[0] < self.settings.user_cache_seconds
+        ):
             return self._users_cache[1]
         users = {u.name: u for u in await self.users.list()}
         self._users_cache = (now, users)

@@ -137,6 +137,13 @@ def server(
         raise fail(str(exc)) from None
     app = build_app(ServerSettings(runtime=runtime, auth=auth, audit_db=audit))
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        # SSE streams never end by themselves: without a bound, SIGTERM waits for every viewer.
+        timeout_graceful_shutdown=3,
     )
     uvicorn.Server(config).run()
