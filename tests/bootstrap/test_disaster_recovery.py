@@ -127,7 +127,7 @@ async def _everything_back(kube: KubeClient, apps: list[layout.App]) -> None:
     assert await kube.get(
         "admissionregistration.k8s.io/v1",
         "ValidatingAdmissionPolicy",
-        "tether-server-operation-only",
+        "tether-server-dry-run-only",
     )
 
 

@@ -154,36 +154,38 @@ async def test_server_rights(kube: KubeClient, installed: Installed) -> None:
         installed.account("server"),
         [
             ("list", "tether.dev/applications", home, True),
+            ("create", "tether.dev/applications", home, True),
             ("patch", "tether.dev/applications", home, True),
-            ("get", "tether.dev/projects", home, True),
+            ("delete", "tether.dev/applications", home, True),
+            ("update", "tether.dev/projects", home, True),
             ("watch", "events", home, True),
             ("list", "events.k8s.io/events", home, True),
+            ("list", "secrets", home, True),  # repository and cluster Secrets, to reach them
             ("create", "secrets", home, True),
-            ("update", "secrets", home, True),
-            ("delete", "secrets", home, True),
-            # write-only Secrets: no read, and no patch (its answer is the stored object)
-            ("get", "secrets", home, False),
-            ("get", "secrets:repo-github", home, False),
-            ("list", "secrets", home, False),
-            ("watch", "secrets", home, False),
-            ("patch", "secrets", home, False),
-            ("create", "tether.dev/applications", home, False),
-            ("delete", "tether.dev/applications", home, False),
-            ("patch", "tether.dev/applications/status", home, False),
-            ("get", "configmaps", home, False),
-            ("create", "apps/deployments", installed.apps, False),
-            # its own login state and policy, by name only
-            ("get", "secrets:tether-jwt", home, True),
-            ("get", "secrets:tether-users", home, True),
             ("get", "configmaps:tether-rbac", home, True),
-            ("get", "configmaps:tether-config", home, False),
+            ("get", "configmaps:tether-config", home, True),
+            ("update", "configmaps:tether-rbac", home, False),
+            # destinations: read, and patch for dry runs only (the admission policy)
+            ("get", "apps/deployments", installed.apps, True),
+            ("patch", "apps/deployments", installed.apps, True),
+            ("create", "apps/deployments", installed.apps, False),
+            ("delete", "apps/deployments", installed.apps, False),
+            ("create", "secrets", installed.apps, False),
+            ("impersonate", "serviceaccounts", installed.apps, True),
         ],
     )
 
 
-async def test_server_writes_operations_but_never_a_spec(
+async def test_server_writes_only_dry_runs_outside_its_own_resources(
     kube: KubeClient, installed: Installed
 ) -> None:
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "probe", "namespace": installed.apps},
+        "data": {"a": "1"},
+    }
+    await kube.apply(config, field_manager=FIELD_MANAGER, force=True)
     app = {
         "apiVersion": crds.API_VERSION,
         "kind": "Application",
@@ -196,20 +198,28 @@ async def test_server_writes_operations_but_never_a_spec(
     await kube.create(app)
     server = kube.impersonating(*installed.account("server"))
 
-    async def change_path() -> Any:
+    async def change_it() -> Any:
         # A new value each try: one that landed before the policy took effect is no change.
-        patch = {"spec": {"source": {"path": uuid.uuid4().hex}}}
-        return await server.patch(crds.API_VERSION, "Application", "guarded", installed.home, patch)
+        edited = {**config, "data": {"a": uuid.uuid4().hex}}
+        return await server.apply(edited, field_manager="tether-server", force=True)
 
     denied = await wait_for(  # the policy takes effect once the API server has loaded it
-        _outcome(change_path), lambda outcome: outcome != "allowed", what="the admission policy"
+        _outcome(change_it), lambda outcome: outcome != "allowed", what="the admission policy"
     )
-    assert "may request operations" in denied
-    operation = {"operation": {"sync": {"prune": False}, "initiatedBy": {"username": "ada"}}}
-    patched = await server.patch(
-        crds.API_VERSION, "Application", "guarded", installed.home, operation
+    assert "only dry runs" in denied
+    status = {"status": {"sync": {"status": "Synced"}}}
+    refused = await _outcome(
+        lambda: server.patch(
+            crds.API_VERSION, "Application", "guarded", installed.home, status, subresource="status"
+        )
+    )()
+    assert "only dry runs" in refused
+    dry = await server.apply(
+        {**config, "data": {"a": "2"}}, field_manager="tether-server", force=True, dry_run=True
     )
-    assert patched["operation"]["initiatedBy"]["username"] == "ada"
+    assert dry["data"] == {"a": "2"}
+    live = await kube.get("v1", "ConfigMap", "probe", installed.apps)
+    assert live["data"]["a"] != "2"
 
 
 def _outcome(attempt: Any) -> Any:
