@@ -39,6 +39,7 @@ from tether.reconcile.compare import DiffMemo
 from tether.reconcile.engine import Engine
 from tether.reconcile.projects import ProjectStore
 from tether.service.runtime import Runtime
+from tether.source import errors as source_errors
 from tether.source import refs as source_refs
 
 log = structlog.get_logger(__name__)
@@ -158,6 +159,7 @@ class Controller:
             ),
             inputs=self._inputs,
             audit=audit,
+            fresh_sources=self._fresh_sources,
         )
         self.apps: dict[str, Reflector] = {
             ns: Reflector(
@@ -222,6 +224,17 @@ class Controller:
         for ref, spec, _ in self._app_specs():
             if spec.project == key[1]:
                 self.queue.add(ref, debounce=self.options.debounce_seconds)
+
+    async def _fresh_sources(self, app: Application) -> None:
+        """Refresh the refs of every repository the app reads (a failure is the resolve's to
+        report, with the usual reason)."""
+        try:
+            sources = app.spec.sources
+        except (ValueError, KeyError, TypeError):
+            return  # the operation reports the invalid spec
+        for repo_url in {s.repo_url for s in sources}:
+            with contextlib.suppress(source_errors.SourceError):
+                await self.poller.refresh_now(repo_url)
 
     def _source_input(self, source: Source, annotations: Mapping[str, str]) -> object:
         """What a source holds for this app: with manifest-generate-paths, the content ids of those

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -65,6 +65,9 @@ class Reconciler:
     # generations, tracked-object events); None when there is no way to tell.
     inputs: Callable[[Application], tuple[object, ...] | None] = lambda _app: None
     audit: AuditLog | None = None  # where finished syncs and detected drift are recorded
+    # Asks the app's repositories for their refs now: a person's sync deploys what they just
+    # pushed, not what the last poll saw (automated syncs follow the polls and webhooks).
+    fresh_sources: Callable[[Application], Awaitable[None]] | None = None
     _drift_reported: dict[AppRef, set[tuple[ResourceKey, str]]] = field(default_factory=dict)
     _settled: dict[AppRef, tuple[tuple[object, ...], float]] = field(default_factory=dict)
     # Who caused the drift a running self-heal corrects, for its audit entry.
@@ -141,6 +144,9 @@ class Reconciler:
     async def _continue_operation(
         self, app: Application, bound: structlog.typing.FilteringBoundLogger
     ) -> float:
+        requested = app.operation
+        if requested is not None and not requested.initiated_by.automated and self.fresh_sources:
+            await self.fresh_sources(app)
         outcome = await self.engine.step(app.ref, self._reporter(app.ref, bound))
         return self._after_step(app, outcome)
 
