@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -210,7 +211,8 @@ def summary_lines(running: lifecycle.Running) -> list[str]:
         f"  clusters     {', '.join(f'{env}: {path}' for env, path in kube.items())}",
         f"  controller   {running.controller_url}/metrics   logs: {running.layout.root / 'logs'}",
         "",
-        "Three things to try:",
+        "Three things to try, in a shell with tether and kubectl (the project's environment):",
+        f"       source {sys.prefix}/bin/activate && export KUBECONFIG={kube[MANAGEMENT]}",
         "  1. Change a file in Git and push; the controller notices within seconds:",
         f"       git clone {running.repo_url} {clone} && cd {clone}",
         "       sed -i 's/Hello from Git/Hello again/' apps/guestbook/configmap.yaml",
