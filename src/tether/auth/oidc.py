@@ -34,6 +34,7 @@ from sqlalchemy import delete, insert, select
 from tether.auth.errors import OIDCFailed, OIDCUnavailable
 from tether.auth.settings import OIDCSettings
 from tether.auth.state import StateDB, digest, oidc_flows
+from tether.auth.users import ADMIN as LOCAL_ADMIN
 from tether.model.principals import Principal, PrincipalKind
 
 log = structlog.get_logger("tether.auth.oidc")
@@ -215,8 +216,16 @@ class OIDCClient:
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         name = claims.get(self.settings.username_claim) or claims["sub"]
+        if str(name) == LOCAL_ADMIN:
+            raise _failed("reserved-name", f"the provider named the user {LOCAL_ADMIN!r}")
         raw = claims.get(self.settings.groups_claim) or []
-        groups = tuple(g for g in raw if isinstance(g, str)) if isinstance(raw, list) else ()
+        # The built-in policy makes the local `admin` account role:admin by its name: an identity
+        # provider must not be able to claim that name, as a user or as a group.
+        groups = (
+            tuple(g for g in raw if isinstance(g, str) and g != LOCAL_ADMIN)
+            if isinstance(raw, list)
+            else ()
+        )
         log.info("oidc login", user=name, groups=list(groups))
         return Principal(str(name), PrincipalKind.USER, groups)
 
