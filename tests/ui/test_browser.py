@@ -229,3 +229,41 @@ async def _scenario(
     await page.wait_for_selector("#history")
     assert await page.locator("button.rollback").count() == 0
     await page.screenshot(path=str(artifacts / "11-readonly.png"))
+
+
+async def test_a_tab_clicked_while_the_panel_loads_is_the_one_shown(
+    rt: Runtime,
+    kube: KubeClient,
+    namespace: str,
+    make_repo: Callable[[], Repo],
+    ui_server: UIServer,
+    browser: Any,
+    artifacts: Path,
+) -> None:
+    """Regression (CI): the resource tree's first load, answered after a quicker click on
+    History, replaced the history panel."""
+    repo = make_repo()
+    repo.commit("v1", _files("1"))
+    await use.create(
+        rt,
+        use.CreateOptions(name="tabs", repo_url=repo.url, path="app", dest_namespace=namespace),
+    )
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+
+    async def slow_tree(route: Any) -> None:
+        await asyncio.sleep(1.5)
+        await route.continue_()
+
+    try:
+        await _login(page, ui_server.url, "admin", await admin_password(kube, namespace))
+        await page.route("**/tree", slow_tree)
+        await page.goto(f"{ui_server.url}/applications/{rt.settings.namespace}/tabs")
+        await page.wait_for_selector("#status")
+        await page.click("#tab-history")
+        await page.wait_for_selector("#history")
+        await asyncio.sleep(2.5)  # the slow tree answer has come and gone by now
+        assert await page.locator("#history").count() == 1
+        await page.screenshot(path=str(artifacts / "history-won.png"))
+    finally:
+        await context.close()
