@@ -75,17 +75,20 @@ async def test_git_outage_keeps_last_good_state_and_recovers(
     await asyncio.sleep(2)
     assert await kube.get_or_none("v1", "ConfigMap", "b", namespace) is not None  # nothing pruned
 
-    gitserver.start_git_daemon(base, logs, port=daemon.server.port)
-    await wait_for(
-        lambda: kube.get_or_none("v1", "ConfigMap", "b", namespace),
-        lambda c: c is None,
-        what="recovery: the new commit synced and b pruned",
-        timeout=60,
-    )
-    app = await wait_for(
-        lambda: use.get(rt, "outage"),
-        lambda a: condition(a.body, "Ready") == "True",
-        what="Ready again",
-        timeout=30,
-    )
+    back = gitserver.start_git_daemon(base, logs, port=daemon.server.port)
+    try:
+        await wait_for(
+            lambda: kube.get_or_none("v1", "ConfigMap", "b", namespace),
+            lambda c: c is None,
+            what="recovery: the new commit synced and b pruned",
+            timeout=60,
+        )
+        app = await wait_for(
+            lambda: use.get(rt, "outage"),
+            lambda a: condition(a.body, "Ready") == "True",
+            what="Ready again",
+            timeout=30,
+        )
+    finally:
+        back.stop()  # the test's own daemon: no fixture stops it
     assert await kube.get_or_none("v1", "ConfigMap", "a", namespace) is not None
