@@ -141,12 +141,18 @@ class Reconciler:
 
         return report
 
+    @staticmethod
+    def _new_request_by_a_person(app: Application) -> bool:
+        requested, running = app.operation, Engine.operation_state(app)
+        if requested is None or requested.initiated_by.automated:
+            return False
+        return running is None or running.phase.completed
+
     async def _continue_operation(
         self, app: Application, bound: structlog.typing.FilteringBoundLogger
     ) -> float:
-        requested = app.operation
-        if requested is not None and not requested.initiated_by.automated and self.fresh_sources:
-            await self.fresh_sources(app)
+        if self.fresh_sources is not None and self._new_request_by_a_person(app):
+            await self.fresh_sources(app)  # once, before the operation pins its revision
         outcome = await self.engine.step(app.ref, self._reporter(app.ref, bound))
         return self._after_step(app, outcome)
 
