@@ -81,6 +81,13 @@ def default_path() -> Path:
     return Path(state) / "tether" / "audit.db"
 
 
+def chosen_path(option: str | None) -> Path | None:
+    """What an `--audit-db` option means: unset = the default path, '' = no audit trail."""
+    if option == "":
+        return None
+    return Path(option) if option else default_path()
+
+
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them

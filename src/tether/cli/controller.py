@@ -12,8 +12,8 @@ from typing import Any
 import typer
 
 from tether import logs
+from tether.audit import store as audit_store
 from tether.audit.store import AuditLog, AuditStoreError
-from tether.audit.store import default_path as default_audit_path
 from tether.cli.common import connection_options, fail, settings
 from tether.controller.manager import Controller, ControllerOptions, default_identity
 from tether.engine.operation import OperationState
@@ -150,10 +150,11 @@ def controller(
             audit.close()
 
 
-def _open_audit(path: str | None) -> AuditLog | None:
-    if path == "":
+def _open_audit(option: str | None) -> AuditLog | None:
+    path = audit_store.chosen_path(option)
+    if path is None:
         return None
     try:
-        return AuditLog.open(Path(path) if path else default_audit_path())
+        return AuditLog.open(path)
     except AuditStoreError as exc:
         raise fail(f"{exc}; pass --audit-db PATH, or --audit-db '' to run without one") from None

@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI
 from tether import logs
 from tether.api.app import create_app
 from tether.api.settings import ServerSettings
-from tether.audit.store import default_path as default_audit_path
+from tether.audit import store as audit_store
 from tether.auth.settings import AuthSettings, OIDCSettings, default_state_db
 from tether.cli.common import connection_options, fail, settings
 
@@ -130,7 +130,7 @@ def server(
         cookie_secure=secure,
         oidc=_oidc(oidc_issuer, oidc_client_id, oidc_client_secret, oidc_redirect_uri),
     )
-    audit = None if audit_db == "" else Path(audit_db) if audit_db else default_audit_path()
+    audit = audit_store.chosen_path(audit_db)
     try:
         runtime = settings()
     except (OSError, ValueError) as exc:
