@@ -38,6 +38,24 @@ async def _drift_events(kube: KubeClient, namespace: str) -> list[str]:
     return [e.get("note", "") for e in events if e.get("reason") == "DriftDetected"]
 
 
+async def _web_app(rt: Runtime, repo: Repo, namespace: str, name: str, *, self_heal: bool) -> None:
+    """One automated app deploying Deployment `web` (image web:1) from `repo`."""
+    repo.commit(
+        "web", {"app/web.yaml": m.dump(m.deployment("web", 1, image="registry.invalid/web:1"))}
+    )
+    await use.create(
+        rt,
+        use.CreateOptions(
+            name=name,
+            repo_url=repo.url,
+            path="app",
+            dest_namespace=namespace,
+            automated=True,
+            self_heal=self_heal,
+        ),
+    )
+
+
 async def test_self_heal_restores_a_manual_edit(
     rt: Runtime,
     make_repo: Callable[[], Repo],
@@ -45,21 +63,7 @@ async def test_self_heal_restores_a_manual_edit(
     kube: KubeClient,
     start_controller: StartController,
 ) -> None:
-    repo = make_repo()
-    repo.commit(
-        "web", {"app/web.yaml": m.dump(m.deployment("web", 1, image="registry.invalid/web:1"))}
-    )
-    await use.create(
-        rt,
-        use.CreateOptions(
-            name="healed",
-            repo_url=repo.url,
-            path="app",
-            dest_namespace=namespace,
-            automated=True,
-            self_heal=True,
-        ),
-    )
+    await _web_app(rt, make_repo(), namespace, "healed", self_heal=True)
     ctl = start_controller()
     await wait_for(
         lambda: kube.get_or_none("apps/v1", "Deployment", "web", namespace),
@@ -95,21 +99,7 @@ async def test_an_edit_inside_the_self_heal_backoff_is_healed_after_it(
 ) -> None:
     """Regression: an edit right after a sync is postponed by the backoff, and must not be
     forgotten as "settled" (its inputs never change again, so nothing else would wake it)."""
-    repo = make_repo()
-    repo.commit(
-        "web", {"app/web.yaml": m.dump(m.deployment("web", 1, image="registry.invalid/web:1"))}
-    )
-    await use.create(
-        rt,
-        use.CreateOptions(
-            name="postponed",
-            repo_url=repo.url,
-            path="app",
-            dest_namespace=namespace,
-            automated=True,
-            self_heal=True,
-        ),
-    )
+    await _web_app(rt, make_repo(), namespace, "postponed", self_heal=True)
     start_controller("--self-heal-backoff", "4")
     await wait_for(
         lambda: use.get(rt, "postponed"),
@@ -134,16 +124,7 @@ async def test_drift_without_self_heal_is_reported_not_corrected(
     kube: KubeClient,
     start_controller: StartController,
 ) -> None:
-    repo = make_repo()
-    repo.commit(
-        "web", {"app/web.yaml": m.dump(m.deployment("web", 1, image="registry.invalid/web:1"))}
-    )
-    await use.create(
-        rt,
-        use.CreateOptions(
-            name="watched", repo_url=repo.url, path="app", dest_namespace=namespace, automated=True
-        ),
-    )
+    await _web_app(rt, make_repo(), namespace, "watched", self_heal=False)
     start_controller()
     await wait_for(
         lambda: use.get(rt, "watched"),
