@@ -10,6 +10,7 @@ observed the latest spec, while an operation is requested (`operation` set) or r
 from __future__ import annotations
 
 from tether.engine.health import fields, generations, results
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult, HealthStatus
 from tether.model.resources import Body
 
@@ -17,7 +18,7 @@ RUNNING_PHASES = frozenset({"Running", "Terminating"})
 
 
 def assess(app: Body) -> HealthResult:
-    return generations.lagging(app) or _operation(app) or _reported(app)
+    return generations.lagging(app, Tracking.WHEN_PRESENT) or _operation(app) or _reported(app)
 
 
 def _operation(app: Body) -> HealthResult | None:

@@ -9,12 +9,13 @@ replaces its pods by itself.
 from __future__ import annotations
 
 from tether.engine.health import fields, generations, results
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
 
 def assess(daemon_set: Body) -> HealthResult:
-    return generations.lagging(daemon_set, required=True) or _rollout(daemon_set)
+    return generations.lagging(daemon_set, Tracking.ALWAYS) or _rollout(daemon_set)
 
 
 def _rollout(daemon_set: Body) -> HealthResult:

@@ -11,6 +11,7 @@ available and no old replica is left.
 from __future__ import annotations
 
 from tether.engine.health import conditions, fields, generations, results
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
@@ -20,7 +21,11 @@ PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 def assess(deployment: Body) -> HealthResult:
     if fields.flag(deployment, "spec", "paused"):
         return results.suspended("Deployment is paused")
-    return generations.lagging(deployment) or _failure(deployment) or _rollout(deployment)
+    return (
+        generations.lagging(deployment, Tracking.WHEN_PRESENT)
+        or _failure(deployment)
+        or _rollout(deployment)
+    )
 
 
 def _failure(deployment: Body) -> HealthResult | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 
 from tether.engine.health import conditions, fields, generations, results
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
@@ -28,7 +29,11 @@ SCALE_FAILURES = frozenset({"FailedGetScale", "FailedUpdateScale"})
 
 def assess(hpa: Body) -> HealthResult:
     hpa = _with_v1_conditions(hpa)
-    return generations.lagging(hpa) or _able_to_scale(hpa) or _scaling_active(hpa)
+    return (
+        generations.lagging(hpa, Tracking.WHEN_PRESENT)
+        or _able_to_scale(hpa)
+        or _scaling_active(hpa)
+    )
 
 
 def _able_to_scale(hpa: Body) -> HealthResult | None:

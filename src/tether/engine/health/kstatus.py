@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from tether.engine.health import conditions, fields, generations, results
 from tether.engine.health.conditions import Condition
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
@@ -23,7 +24,7 @@ from tether.model.resources import Body
 def assess(obj: Body) -> HealthResult | None:
     if not fields.mapping(obj, "status"):
         return None
-    return generations.lagging(obj) or _abnormal(obj) or _ready(obj)
+    return generations.lagging(obj, Tracking.WHEN_PRESENT) or _abnormal(obj) or _ready(obj)
 
 
 def _abnormal(obj: Body) -> HealthResult | None:

@@ -8,12 +8,17 @@ creation fails (quota, admission), which no amount of waiting fixes by itself.
 from __future__ import annotations
 
 from tether.engine.health import conditions, fields, generations, results
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
 
 def assess(replica_set: Body) -> HealthResult:
-    return generations.lagging(replica_set) or _failure(replica_set) or _replicas(replica_set)
+    return (
+        generations.lagging(replica_set, Tracking.WHEN_PRESENT)
+        or _failure(replica_set)
+        or _replicas(replica_set)
+    )
 
 
 def _failure(replica_set: Body) -> HealthResult | None:

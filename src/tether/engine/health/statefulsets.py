@@ -11,13 +11,14 @@ partition are updated.
 from __future__ import annotations
 
 from tether.engine.health import fields, generations, results
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
 
 def assess(stateful_set: Body) -> HealthResult:
     return (
-        generations.lagging(stateful_set, required=True)
+        generations.lagging(stateful_set, Tracking.ALWAYS)
         or _replicas(stateful_set)
         or _update(stateful_set)
     )
