@@ -3,6 +3,11 @@
 Usually a ReplicaSet is seen through its Deployment, but standalone ones exist and Deployments'
 old ReplicaSets show up in resource trees. ReplicaFailure=True is set by the controller when pod
 creation fails (quota, admission), which no amount of waiting fixes by itself.
+
+The ReplicaSet controller writes `status.observedGeneration` on every sync, so a missing one
+means it has not processed the ReplicaSet yet: Progressing, like a lower one. The API server's
+own status for a new ReplicaSet is `replicas: 0`, which would otherwise pass for a ReplicaSet
+scaled to zero.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from tether.model.resources import Body
 
 def assess(replica_set: Body) -> HealthResult:
     return (
-        generations.lagging(replica_set, Tracking.WHEN_PRESENT)
+        generations.lagging(replica_set, Tracking.ALWAYS)
         or _failure(replica_set)
         or _replicas(replica_set)
     )
