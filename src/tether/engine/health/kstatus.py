@@ -7,6 +7,11 @@ possible without a change. Precedence: an unobserved generation is Progressing; 
 Degraded; Reconciling=True is Progressing; Ready=True is Healthy unless it was computed for an
 older generation; Ready=False or Unknown is Progressing with the condition's message.
 
+The generation rule is kstatus's: a `status.observedGeneration` that is present and differs from
+`metadata.generation` means the status describes another spec. A missing one proves nothing here,
+because many controllers never write it (cert-manager records it per condition instead, which the
+Ready check reads), so the conditions are judged as they are.
+
 An object without status, or whose status uses none of these conventions, has no health this
 module can judge: None, which callers treat as healthy by absence (as Argo CD does for unknown
 kinds).
