@@ -18,11 +18,13 @@ from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult, HealthStatus
 from tether.model.resources import Body
 
+TRACKING = Tracking.ALWAYS  # tether's controller writes observedGeneration with every status write
+
 RUNNING_PHASES = frozenset({"Running", "Terminating"})
 
 
 def assess(app: Body) -> HealthResult:
-    return generations.lagging(app, Tracking.ALWAYS) or _operation(app) or _reported(app)
+    return generations.lagging(app, TRACKING) or _operation(app) or _reported(app)
 
 
 def _operation(app: Body) -> HealthResult | None:

@@ -13,9 +13,11 @@ from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
+TRACKING = Tracking.ALWAYS  # the DaemonSet controller writes observedGeneration on every sync
+
 
 def assess(daemon_set: Body) -> HealthResult:
-    return generations.lagging(daemon_set, Tracking.ALWAYS) or _rollout(daemon_set)
+    return generations.lagging(daemon_set, TRACKING) or _rollout(daemon_set)
 
 
 def _rollout(daemon_set: Body) -> HealthResult:

@@ -20,17 +20,15 @@ from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
+TRACKING = Tracking.ALWAYS  # the deployment controller writes observedGeneration on every sync
+
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 
 
 def assess(deployment: Body) -> HealthResult:
     if fields.flag(deployment, "spec", "paused"):
         return results.suspended("Deployment is paused")
-    return (
-        generations.lagging(deployment, Tracking.ALWAYS)
-        or _failure(deployment)
-        or _rollout(deployment)
-    )
+    return generations.lagging(deployment, TRACKING) or _failure(deployment) or _rollout(deployment)
 
 
 def _failure(deployment: Body) -> HealthResult | None:

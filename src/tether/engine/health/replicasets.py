@@ -17,10 +17,12 @@ from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
+TRACKING = Tracking.ALWAYS  # the ReplicaSet controller writes observedGeneration on every sync
+
 
 def assess(replica_set: Body) -> HealthResult:
     return (
-        generations.lagging(replica_set, Tracking.ALWAYS)
+        generations.lagging(replica_set, TRACKING)
         or _failure(replica_set)
         or _replicas(replica_set)
     )

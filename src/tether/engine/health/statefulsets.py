@@ -15,10 +15,12 @@ from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
+TRACKING = Tracking.ALWAYS  # the StatefulSet controller writes observedGeneration on every sync
+
 
 def assess(stateful_set: Body) -> HealthResult:
     return (
-        generations.lagging(stateful_set, Tracking.ALWAYS)
+        generations.lagging(stateful_set, TRACKING)
         or _replicas(stateful_set)
         or _update(stateful_set)
     )
