@@ -4,6 +4,9 @@ Like StatefulSets, DaemonSets are never Degraded here: the controller records no
 status (pods that cannot be created or scheduled only produce events), and the failing Pods are
 assessed on their own. An OnDelete DaemonSet is Healthy once observed, since the controller never
 replaces its pods by itself.
+
+The DaemonSet controller writes `status.observedGeneration` on every sync (TRACKING), so a missing
+one, like a lower one, is Progressing: the controller has not taken in the latest spec.
 """
 
 from __future__ import annotations

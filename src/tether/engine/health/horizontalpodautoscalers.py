@@ -12,6 +12,11 @@
 
 autoscaling/v1 objects carry the same conditions JSON-encoded in an annotation; they are read from
 there when `status.conditions` is absent.
+
+The API has a `status.observedGeneration`, but the HPA controller does not write it (it rebuilds
+status from replicas, metrics and conditions only), and the API server sets no
+`metadata.generation` on HPAs; so it is compared only when both are present (WHEN_PRESENT), and
+absent means nothing.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ read. Its failures show on its Pods (CrashLoopBackOff, ImagePullBackOff), which 
 their own. OnDelete StatefulSets are Healthy once their pods are ready, since the controller
 never replaces pods by itself; a partitioned rolling update is done when the pods at or above the
 partition are updated.
+
+The StatefulSet controller writes `status.observedGeneration` on every sync (TRACKING), so a
+missing one, like a lower one, is Progressing: the controller has not taken in the latest spec.
 """
 
 from __future__ import annotations
