@@ -179,6 +179,55 @@ def test_rule_gives_health_to_a_kind_that_has_none() -> None:
     assert health.assess(config_map, rules) == HealthResult(HealthStatus.PROGRESSING, "")
 
 
+WAITING_FOR_2 = "Waiting for the controller to observe generation 2"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (
+            {"phase": "Ready", "observedGeneration": 1},
+            HealthResult(HealthStatus.PROGRESSING, f"{WAITING_FOR_2} (last observed 1)"),
+        ),
+        (
+            {"phase": "Ready", "observedGeneration": 3},
+            HealthResult(HealthStatus.PROGRESSING, f"{WAITING_FOR_2} (last observed 3)"),
+        ),
+        ({"phase": "Ready", "observedGeneration": 2}, HealthResult(HealthStatus.HEALTHY, "")),
+        # A Widget's controller may not write observedGeneration at all: kstatus's rule.
+        ({"phase": "Ready"}, HealthResult(HealthStatus.HEALTHY, "")),
+    ],
+    ids=["stale", "ahead", "observed", "not-written"],
+)
+def test_rule_waits_for_the_controller_to_observe_the_generation(
+    status: dict[str, Any], expected: HealthResult
+) -> None:
+    obj = widget(**status)
+    obj["metadata"]["generation"] = 2
+    assert health.assess(obj, widget_rule(healthy="object.status.phase == 'Ready'")) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["progressing-never-observed-scaled-to-zero", "progressing-generation-not-observed"],
+)
+def test_rule_overriding_a_deployment_keeps_its_generation_rule(name: str) -> None:
+    """The deployment controller always writes observedGeneration: missing means unobserved."""
+    rules = HealthRules((CustomHealthRule("apps", "Deployment", healthy="true"),))
+    result = health.assess(deployment(name), rules)
+    assert result is not None
+    assert result.status == HealthStatus.PROGRESSING
+    assert "Waiting for the controller to observe generation" in result.message
+    assert health.assess(deployment("healthy"), rules) == HealthResult(HealthStatus.HEALTHY, "")
+
+
+def test_broken_rule_is_unknown_even_while_the_object_lags() -> None:
+    obj = widget(phase="Ready", observedGeneration=0)
+    result = health.assess(obj, widget_rule(healthy="object.status.phase =="))
+    assert result is not None
+    assert result.status == HealthStatus.UNKNOWN
+
+
 def test_rules_for_other_kinds_change_nothing() -> None:
     rules = widget_rule(healthy="true")
     assert health.assess(deployment(), rules) == health.assess(deployment())

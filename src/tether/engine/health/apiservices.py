@@ -6,6 +6,9 @@ ServiceNotFound, EndpointsNotFound) the APIService is Progressing: the extension
 usually deployed alongside it and still starting. Any other Available=False reason, such as
 FailedDiscoveryCheck or ServiceAccessError, means ready endpoints answer wrongly or not at all
 (bad certificates, a network policy, the wrong port), which waiting does not fix: Degraded.
+
+No observedGeneration check: APIServices have no `metadata.generation` and their status only the
+Available condition, which the aggregator's availability controller re-checks continuously.
 """
 
 from __future__ import annotations

@@ -5,19 +5,26 @@ the child's health is the one its own controller computed, in `status.health.sta
 to one. Until that number can be trusted the child is Progressing: while the controller has not
 observed the latest spec, while an operation is requested (`operation` set) or running
 (`status.operationState.phase` Running or Terminating), and before any health is reported.
+
+tether's controller writes `status.observedGeneration` with every status write (they all go
+through reconcile.status.with_conditions), so a child without one has never been reconciled:
+Progressing, like one whose observedGeneration is behind.
 """
 
 from __future__ import annotations
 
 from tether.engine.health import fields, generations, results
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult, HealthStatus
 from tether.model.resources import Body
+
+TRACKING = Tracking.ALWAYS  # tether's controller writes observedGeneration with every status write
 
 RUNNING_PHASES = frozenset({"Running", "Terminating"})
 
 
 def assess(app: Body) -> HealthResult:
-    return generations.lagging(app) or _operation(app) or _reported(app)
+    return generations.lagging(app, TRACKING) or _operation(app) or _reported(app)
 
 
 def _operation(app: Body) -> HealthResult | None:

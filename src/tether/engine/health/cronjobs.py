@@ -5,6 +5,10 @@ now, is Healthy: there is no finished run to judge. Once a run has been schedule
 active, that run succeeded only if `lastSuccessfulTime` is not older than `lastScheduleTime`;
 otherwise it failed (or was deleted before finishing) and the CronJob is Degraded. This relies on
 `lastSuccessfulTime`, which every supported Kubernetes version maintains (it arrived in 1.21).
+
+No observedGeneration check: CronJobStatus has no such field and the CronJob controller records
+none. Its status is about past runs, not about the spec; a changed schedule or template applies to
+the next run.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ progress) is Progressing: the CRD waits for its custom resources to be deleted. 
 neither clears without changing the CRD. Established=True is Healthy. Before that, a CRD with no
 conditions yet or Established=False for reason Installing is Progressing; Established=False for
 any other reason is Degraded.
+
+No observedGeneration check: CRD status has no such field. Kubernetes 1.35 added one to CRD
+conditions, but it is not filled in everywhere (the test control plane's 1.36 API server leaves it
+empty), and Established stays True from the first time the API is served until deletion, by
+design, so it could not say whether a later spec change has been taken in anyway.
 """
 
 from __future__ import annotations

@@ -4,17 +4,23 @@ Like StatefulSets, DaemonSets are never Degraded here: the controller records no
 status (pods that cannot be created or scheduled only produce events), and the failing Pods are
 assessed on their own. An OnDelete DaemonSet is Healthy once observed, since the controller never
 replaces its pods by itself.
+
+The DaemonSet controller writes `status.observedGeneration` on every sync (TRACKING), so a missing
+one, like a lower one, is Progressing: the controller has not taken in the latest spec.
 """
 
 from __future__ import annotations
 
 from tether.engine.health import fields, generations, results
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
+TRACKING = Tracking.ALWAYS  # the DaemonSet controller writes observedGeneration on every sync
+
 
 def assess(daemon_set: Body) -> HealthResult:
-    return generations.lagging(daemon_set, required=True) or _rollout(daemon_set)
+    return generations.lagging(daemon_set, TRACKING) or _rollout(daemon_set)
 
 
 def _rollout(daemon_set: Body) -> HealthResult:

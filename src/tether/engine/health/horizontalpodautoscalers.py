@@ -12,6 +12,11 @@
 
 autoscaling/v1 objects carry the same conditions JSON-encoded in an annotation; they are read from
 there when `status.conditions` is absent.
+
+The API has a `status.observedGeneration`, but the HPA controller does not write it (it rebuilds
+status from replicas, metrics and conditions only), and the API server sets no
+`metadata.generation` on HPAs; so it is compared only when both are present (WHEN_PRESENT), and
+absent means nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 
 from tether.engine.health import conditions, fields, generations, results
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
@@ -28,7 +34,11 @@ SCALE_FAILURES = frozenset({"FailedGetScale", "FailedUpdateScale"})
 
 def assess(hpa: Body) -> HealthResult:
     hpa = _with_v1_conditions(hpa)
-    return generations.lagging(hpa) or _able_to_scale(hpa) or _scaling_active(hpa)
+    return (
+        generations.lagging(hpa, Tracking.WHEN_PRESENT)
+        or _able_to_scale(hpa)
+        or _scaling_active(hpa)
+    )
 
 
 def _able_to_scale(hpa: Body) -> HealthResult | None:

@@ -4,6 +4,9 @@ address in `status.loadBalancer.ingress`, Progressing until then.
 An ingress controller that never writes status (some do not, unless told to publish it) leaves
 its Ingresses Progressing; that is the honest answer, since nothing confirms they are served. A
 per-port `error` reported by the controller makes the Ingress Degraded.
+
+No observedGeneration check: IngressStatus has only `loadBalancer`, and ingress controllers record
+no generation; the published address is all there is to read.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ after. The outcome is already decided by then: FailureTarget is reported as Degr
 SuccessCriteriaMet stays Progressing until Complete, so that a sync hook is never considered done
 while its pods are still running. `spec.suspend` is honoured before the controller acknowledges
 it with a Suspended condition.
+
+No observedGeneration check: JobStatus has no such field and the Job controller records none. Most
+of a Job's spec cannot change after creation; of what can, `suspend` is read from the spec itself,
+and a Job's conditions and counts describe its pods, which a later spec change does not undo.
 """
 
 from __future__ import annotations

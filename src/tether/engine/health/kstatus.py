@@ -7,6 +7,11 @@ possible without a change. Precedence: an unobserved generation is Progressing; 
 Degraded; Reconciling=True is Progressing; Ready=True is Healthy unless it was computed for an
 older generation; Ready=False or Unknown is Progressing with the condition's message.
 
+The generation rule is kstatus's: a `status.observedGeneration` that is present and differs from
+`metadata.generation` means the status describes another spec. A missing one proves nothing here,
+because many controllers never write it (cert-manager records it per condition instead, which the
+Ready check reads), so the conditions are judged as they are.
+
 An object without status, or whose status uses none of these conventions, has no health this
 module can judge: None, which callers treat as healthy by absence (as Argo CD does for unknown
 kinds).
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 from tether.engine.health import conditions, fields, generations, results
 from tether.engine.health.conditions import Condition
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
@@ -23,7 +29,7 @@ from tether.model.resources import Body
 def assess(obj: Body) -> HealthResult | None:
     if not fields.mapping(obj, "status"):
         return None
-    return generations.lagging(obj) or _abnormal(obj) or _ready(obj)
+    return generations.lagging(obj, Tracking.WHEN_PRESENT) or _abnormal(obj) or _ready(obj)
 
 
 def _abnormal(obj: Body) -> HealthResult | None:

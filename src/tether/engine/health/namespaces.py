@@ -5,6 +5,9 @@ waiting for (NamespaceContentRemaining, NamespaceFinalizersRemaining), which mak
 message than a bare "pending deletion". When the controller reports it cannot finish
 (NamespaceDeletionDiscoveryFailure: an aggregated API is down; NamespaceDeletionContentFailure,
 NamespaceDeletionGroupVersionParsingFailure), the Namespace is stuck: Degraded.
+
+No observedGeneration check: Namespaces have no `metadata.generation` and their status none; the
+phase is set by the API server and the namespace controller directly.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ A Bound claim whose expansion the storage driver has declared infeasible (Kubern
 this per resource in `status.allocatedResourceStatuses`) is Degraded too: the volume still works,
 but the size Git asks for will never arrive without a change. A claim Pending on a
 WaitForFirstConsumer storage class stays Progressing until a pod uses it; the message says so.
+
+No observedGeneration check: claims have no `metadata.generation` and their status none; the binder
+and the resizer report progress in the phase and `allocatedResourceStatuses` themselves.
 """
 
 from __future__ import annotations

@@ -11,6 +11,11 @@
   terminated once (it is restarting), otherwise Progressing. A running Never/OnFailure pod is
   Progressing: such pods are healthy only once they have finished.
 - Pods being deleted are Progressing (see deletions).
+
+No observedGeneration check. Pods have a `metadata.generation` since Kubernetes 1.33, and
+kubelets with PodObservedGenerationTracking write `status.observedGeneration`, but not every
+node agent does (older kubelets; kwok, which the test control plane runs, leaves it unset even
+after a spec change), so its absence says nothing; and a Pod's spec barely changes in place.
 """
 
 from __future__ import annotations

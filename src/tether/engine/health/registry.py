@@ -28,6 +28,7 @@ from tether.engine.health import (
     services,
     statefulsets,
 )
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
 
@@ -39,6 +40,9 @@ class Check:
     assess: Callable[[Body], HealthResult | None]
     handles_deletion: bool = False
     """True when the kind's status describes its own termination better than 'pending deletion'."""
+    tracking: Tracking = Tracking.WHEN_PRESENT
+    """How the kind's controller records observedGeneration; a custom rule replacing the check
+    is held to the same generation rule (the check itself applies it where it reads status)."""
 
 
 def _no_health(_obj: Body) -> HealthResult | None:
@@ -49,10 +53,10 @@ _NO_HEALTH = Check(_no_health)
 
 BUILTIN: Mapping[tuple[str, str], Check] = MappingProxyType(
     {
-        ("apps", "Deployment"): Check(deployments.assess),
-        ("apps", "StatefulSet"): Check(statefulsets.assess),
-        ("apps", "DaemonSet"): Check(daemonsets.assess),
-        ("apps", "ReplicaSet"): Check(replicasets.assess),
+        ("apps", "Deployment"): Check(deployments.assess, tracking=deployments.TRACKING),
+        ("apps", "StatefulSet"): Check(statefulsets.assess, tracking=statefulsets.TRACKING),
+        ("apps", "DaemonSet"): Check(daemonsets.assess, tracking=daemonsets.TRACKING),
+        ("apps", "ReplicaSet"): Check(replicasets.assess, tracking=replicasets.TRACKING),
         ("", "Pod"): Check(pods.assess),
         ("batch", "Job"): Check(jobs.assess),
         ("batch", "CronJob"): Check(cronjobs.assess),
@@ -65,7 +69,7 @@ BUILTIN: Mapping[tuple[str, str], Check] = MappingProxyType(
         ("apiregistration.k8s.io", "APIService"): Check(apiservices.assess),
         ("autoscaling", "HorizontalPodAutoscaler"): Check(horizontalpodautoscalers.assess),
         ("", "Namespace"): Check(namespaces.assess, handles_deletion=True),
-        ("tether.dev", "Application"): Check(applications.assess),
+        ("tether.dev", "Application"): Check(applications.assess, tracking=applications.TRACKING),
         ("", "ConfigMap"): _NO_HEALTH,
         ("", "Secret"): _NO_HEALTH,
         ("", "ServiceAccount"): _NO_HEALTH,

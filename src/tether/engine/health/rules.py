@@ -7,6 +7,12 @@ rule never reports Healthy while its degraded expression holds); the first that 
 If none is, the object is Progressing: it has not yet shown that it is healthy. An optional
 `message` expression produces the result's message.
 
+Before any expression runs, the object must have been observed by its controller: a
+`status.observedGeneration` that differs from `metadata.generation` is Progressing, since the
+status the expressions read describes another spec (kstatus's rule). For kinds whose controllers
+always write it (Deployment, ReplicaSet, StatefulSet, DaemonSet, Application), a missing one is
+Progressing too, as in their built-in checks; the caller says which (generations.Tracking).
+
 Rules compile when they are created. A rule that does not compile, or whose evaluation fails
 (a missing field: guard with `has(object.status)` or `object.?status.?phase.orValue('')`),
 reports Unknown with an error naming the rule and the expression; it never raises.
@@ -27,8 +33,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from tether.engine.health import expressions
+from tether.engine.health import expressions, generations
 from tether.engine.health.expressions import Expression, ExpressionError, Returns
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult, HealthStatus
 from tether.model.resources import Body
 
@@ -79,10 +86,13 @@ class CustomHealthRule:
         """The compile error, if any: lets configuration be validated before it is used."""
         return self._program.error
 
-    def assess(self, obj: Body) -> HealthResult:
+    def assess(self, obj: Body, tracking: Tracking = Tracking.WHEN_PRESENT) -> HealthResult:
         program = self._program
-        if program.error is not None:
+        if program.error is not None:  # a broken rule says so even while the object lags
             return HealthResult(HealthStatus.UNKNOWN, program.error)
+        lagging = generations.lagging(obj, tracking)
+        if lagging is not None:
+            return lagging
         try:
             return self._evaluate(program, self._bind(obj))
         except _RuleError as err:

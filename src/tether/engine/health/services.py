@@ -5,6 +5,9 @@ address in `status.loadBalancer.ingress`; every other type is Healthy as soon as
 cloud controller reports what it could not set up through the LoadBalancerPortsError condition
 (for instance mixed TCP/UDP ports on a provider that cannot do that) or a per-port `error`; both
 make the Service Degraded.
+
+No observedGeneration check: Services have no `metadata.generation` and their status none; the
+load balancer's address is the only progress the cloud controller reports.
 """
 
 from __future__ import annotations

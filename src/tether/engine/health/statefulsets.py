@@ -6,18 +6,24 @@ read. Its failures show on its Pods (CrashLoopBackOff, ImagePullBackOff), which 
 their own. OnDelete StatefulSets are Healthy once their pods are ready, since the controller
 never replaces pods by itself; a partitioned rolling update is done when the pods at or above the
 partition are updated.
+
+The StatefulSet controller writes `status.observedGeneration` on every sync (TRACKING), so a
+missing one, like a lower one, is Progressing: the controller has not taken in the latest spec.
 """
 
 from __future__ import annotations
 
 from tether.engine.health import fields, generations, results
+from tether.engine.health.generations import Tracking
 from tether.model.health import HealthResult
 from tether.model.resources import Body
+
+TRACKING = Tracking.ALWAYS  # the StatefulSet controller writes observedGeneration on every sync
 
 
 def assess(stateful_set: Body) -> HealthResult:
     return (
-        generations.lagging(stateful_set, required=True)
+        generations.lagging(stateful_set, TRACKING)
         or _replicas(stateful_set)
         or _update(stateful_set)
     )
