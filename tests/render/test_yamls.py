@@ -58,14 +58,45 @@ items: null
 ---
 apiVersion: batch/v1
 kind: Job
-metadata: {generateName: migrate-}
+metadata: {generateName: migrate-, annotations: {tether.dev/hook: PreSync}}
 """
     bodies = yamls.load_all(text, LIMITS, "stream")
     assert [(b["kind"], b["metadata"]) for b in bodies] == [
         ("ConfigMap", {"name": "a"}),
         ("ConfigMap", {"name": "b"}),
-        ("Job", {"generateName": "migrate-"}),
+        ("Job", {"generateName": "migrate-", "annotations": {"tether.dev/hook": "PreSync"}}),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "metadata"),
+    [
+        (
+            "kind: Job\nmetadata: {generateName: m-, annotations: {tether.dev/hook: PostSync}}\n",
+            {"generateName": "m-", "annotations": {"tether.dev/hook": "PostSync"}},
+        ),
+        (
+            "kind: Job\n"
+            "metadata: {name: '', generateName: m-, annotations: {tether.dev/hook: Sync}}\n",
+            {"name": "", "generateName": "m-", "annotations": {"tether.dev/hook": "Sync"}},
+        ),
+        (
+            "kind: ConfigMap\n"
+            "metadata: {name: c, namespace: null, annotations: null, labels: {}}\n",
+            {"name": "c", "namespace": None, "annotations": None, "labels": {}},
+        ),
+        ("kind: AccessList\nmetadata: {name: admins}\nspec: {}\n", {"name": "admins"}),
+    ],
+    ids=[
+        "hook-with-generate-name",
+        "empty-name-hook",
+        "empty-metadata-fields",
+        "kind-ending-in-list",
+    ],
+)
+def test_objects_tether_accepts(text: str, metadata: dict[str, object]) -> None:
+    (body,) = yamls.load_all("apiVersion: v1\n" + text, LIMITS, "ok.yaml")
+    assert body["metadata"] == metadata
 
 
 def test_values_keep_their_json_meaning() -> None:
