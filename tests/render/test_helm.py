@@ -168,6 +168,14 @@ async def test_template_errors_name_the_chart(repos: Repos) -> None:
     assert str(root) not in message
 
 
+async def test_inline_values_with_a_key_twice_are_refused(repos: Repos) -> None:
+    with pytest.raises(render.InvalidManifest) as caught:
+        await _render(repos, HelmSource(values="env: dev\ngreeting: hi\nenv: s3cr3t\n"))
+    assert str(caught.value) == (
+        'helm.values: invalid YAML at line 3, column 1: mapping key "env" already defined at line 1'
+    )
+
+
 async def test_rendered_objects_are_checked_like_files(repos: Repos) -> None:
     root = repos.copy("helm")
     (root / CHART / "templates/job.yaml").write_text(
