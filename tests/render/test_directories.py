@@ -110,3 +110,14 @@ async def test_missing_source_path_is_not_found(repos: Repos) -> None:
     snapshot = repos.snapshot(repos.copy("plain"))
     with pytest.raises(render.NotFound, match=r"source path 'apps/nope' is not a directory"):
         await render.render(snapshot, Source(URL, "apps/nope"), CONTEXT)
+
+
+async def test_generate_name_outside_a_hook_names_file_and_document(repos: Repos) -> None:
+    job = "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\n"
+    files = {"jobs.yaml": job.replace("generateName: migrate-", "name: ok") + "---\n" + job}
+    with pytest.raises(render.InvalidManifest) as caught:
+        await _render_files(repos, files)
+    assert str(caught.value) == (
+        "app/jobs.yaml: document 2 (kind Job) sets generateName but no name; "
+        "only hooks (tether.dev/hook) may"
+    )

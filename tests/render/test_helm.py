@@ -166,3 +166,24 @@ async def test_template_errors_name_the_chart(repos: Repos) -> None:
     assert message.startswith("helm template charts/web failed (exit 1): ")
     assert "broken.yaml" in message
     assert str(root) not in message
+
+
+async def test_inline_values_with_a_key_twice_are_refused(repos: Repos) -> None:
+    with pytest.raises(render.InvalidManifest) as caught:
+        await _render(repos, HelmSource(values="env: dev\ngreeting: hi\nenv: s3cr3t\n"))
+    assert str(caught.value) == (
+        'helm.values: invalid YAML at line 3, column 1: mapping key "env" already defined at line 1'
+    )
+
+
+async def test_rendered_objects_are_checked_like_files(repos: Repos) -> None:
+    root = repos.copy("helm")
+    (root / CHART / "templates/job.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: {{ .Release.Name }}-}\n"
+    )
+    with pytest.raises(render.InvalidManifest) as caught:
+        await render.render(repos.snapshot(root), Source(URL, CHART), CONTEXT)
+    assert str(caught.value).startswith("helm template charts/web: document ")
+    assert str(caught.value).endswith(
+        "(kind Job) sets generateName but no name; only hooks (tether.dev/hook) may"
+    )

@@ -236,3 +236,31 @@ def test_image_overrides_replace_entries_by_name_and_sort() -> None:
     ]
     with pytest.raises(render.InvalidSource, match="is not one of"):
         kustomize.parse_image("just-a-name")
+
+
+async def test_a_kustomization_with_a_key_twice_is_refused(repos: Repos) -> None:
+    root = repos.base / "repo"
+    (root / "app").mkdir(parents=True)
+    (root / "app/kustomization.yaml").write_text(
+        "resources: [cm.yaml]\nnamePrefix: a-\nresources: [other.yaml]\n"
+    )
+    with pytest.raises(render.InvalidManifest) as caught:
+        await render.render(repos.snapshot(root), Source(URL, "app"), CONTEXT)
+    assert str(caught.value) == (
+        "app/kustomization.yaml: invalid YAML at line 3, column 1: "
+        'mapping key "resources" already defined at line 1'
+    )
+
+
+async def test_kustomize_refuses_a_resource_with_a_key_twice(repos: Repos) -> None:
+    root = repos.base / "repo"
+    (root / "app").mkdir(parents=True)
+    (root / "app/kustomization.yaml").write_text("resources: [secret.yaml]\n")
+    (root / "app/secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+        "stringData:\n  password: s3cr3t\n  password: hunter2\n"
+    )
+    with pytest.raises(render.ToolFailed) as caught:
+        await render.render(repos.snapshot(root), Source(URL, "app"), CONTEXT)
+    assert '"password" already defined' in str(caught.value)
+    assert "s3cr3t" not in str(caught.value) and "hunter2" not in str(caught.value)

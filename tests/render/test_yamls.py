@@ -1,9 +1,10 @@
 """Safe, bounded YAML/JSON loading: the data-driven cases in testdata/render/invalid, plus
-the shapes that must load (multi-document streams, Lists, dates, JSON)."""
+the shapes that must load (multi-document streams, Lists, dates, merges, JSON)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,14 +59,120 @@ items: null
 ---
 apiVersion: batch/v1
 kind: Job
-metadata: {generateName: migrate-}
+metadata: {generateName: migrate-, annotations: {tether.dev/hook: PreSync}}
 """
     bodies = yamls.load_all(text, LIMITS, "stream")
     assert [(b["kind"], b["metadata"]) for b in bodies] == [
         ("ConfigMap", {"name": "a"}),
         ("ConfigMap", {"name": "b"}),
-        ("Job", {"generateName": "migrate-"}),
+        ("Job", {"generateName": "migrate-", "annotations": {"tether.dev/hook": "PreSync"}}),
     ]
+
+
+HEAD = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [
+        (
+            "base: &base {LEVEL: info, MODE: fast}\ndata:\n  <<: *base\n  MODE: slow\n",
+            {"LEVEL": "info", "MODE": "slow"},
+        ),
+        ("base: &base {MODE: fast}\ndata:\n  MODE: slow\n  <<: *base\n", {"MODE": "slow"}),
+        (
+            "a: &a {MODE: a, A: a}\nb: &b {MODE: b, B: b}\ndata: {<<: [*a, *b]}\n",
+            {"MODE": "a", "A": "a", "B": "b"},
+        ),
+        (
+            "a: &a {k: a}\nnested:\n  b: &b\n    <<: *a\n    k: b\ndata: {<<: *b}\n",
+            {"k": "b"},
+        ),
+        ("a: &a {k: a}\ndata: {<<: [*a, *a, *a], j: j}\n", {"k": "a", "j": "j"}),
+    ],
+    ids=[
+        "explicit-overrides-merged",
+        "explicit-wins-wherever-written",
+        "first-listed-merge-wins",
+        "merged-mapping-keeps-its-own-override",
+        "same-mapping-merged-twice",
+    ],
+)
+def test_merge_keys_follow_yaml_1_1(text: str, data: dict[str, str]) -> None:
+    (body,) = yamls.load_all(HEAD + text, LIMITS, "merge.yaml")
+    assert body["data"] == data
+
+
+def test_a_merge_bomb_stays_small() -> None:
+    levels = ["l0: &l0 {k: v}"]
+    levels += [f"l{n}: &l{n} {{<<: [{', '.join([f'*l{n - 1}'] * 9)}]}}" for n in range(1, 10)]
+    started = time.perf_counter()
+    (body,) = yamls.load_all(HEAD + "\n".join(levels) + "\n", LIMITS, "merges.yaml")
+    assert body["l9"] == {"k": "v"}
+    assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("text", "metadata"),
+    [
+        (
+            "kind: Job\nmetadata: {generateName: m-, annotations: {tether.dev/hook: PostSync}}\n",
+            {"generateName": "m-", "annotations": {"tether.dev/hook": "PostSync"}},
+        ),
+        (
+            "kind: Job\n"
+            "metadata: {name: '', generateName: m-, annotations: {tether.dev/hook: Sync}}\n",
+            {"name": "", "generateName": "m-", "annotations": {"tether.dev/hook": "Sync"}},
+        ),
+        (
+            "kind: ConfigMap\n"
+            "metadata: {name: c, namespace: null, annotations: null, labels: {}}\n",
+            {"name": "c", "namespace": None, "annotations": None, "labels": {}},
+        ),
+        ("kind: AccessList\nmetadata: {name: admins}\nspec: {}\n", {"name": "admins"}),
+    ],
+    ids=[
+        "hook-with-generate-name",
+        "empty-name-hook",
+        "empty-metadata-fields",
+        "kind-ending-in-list",
+    ],
+)
+def test_objects_tether_accepts(text: str, metadata: dict[str, object]) -> None:
+    (body,) = yamls.load_all("apiVersion: v1\n" + text, LIMITS, "ok.yaml")
+    assert body["metadata"] == metadata
+
+
+def _error(load: Callable[[], object]) -> str:
+    with pytest.raises(render.InvalidManifest) as caught:
+        load()
+    return str(caught.value)
+
+
+def test_duplicate_keys_are_refused_on_every_path() -> None:
+    twice = "a: 1\nb: {c: 2}\na: s3cr3t\n"
+    assert _error(lambda: yamls.load_data(twice, LIMITS, "values.yaml")) == (
+        'values.yaml: invalid YAML at line 3, column 1: mapping key "a" already defined at line 1'
+    )
+    stream = f"{HEAD}---\n{twice}".encode()  # lines count from the start of the stream
+    assert _error(lambda: yamls.load_output(stream, LIMITS, "helm template")) == (
+        'helm template: invalid YAML at line 7, column 1: mapping key "a" already defined at line 5'
+    )
+    one = '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}, '
+    text = one + '"data": {"k": "czNjcjN0", "k": "aHVudGVyMg=="}}'
+    assert _error(lambda: yamls.load_json(text, LIMITS, "s.json")) == (
+        's.json: invalid JSON: key "k" is defined twice in one object'
+    )
+
+
+def test_keys_too_long_to_be_names_are_not_shown() -> None:
+    key = "s3cr3t" * 20
+    with pytest.raises(render.InvalidManifest) as caught:
+        yamls.load_data(f"{key}: 1\n{key}: 2\n", LIMITS, "values.yaml")
+    assert str(caught.value) == (
+        "values.yaml: invalid YAML at line 2, column 1: mapping key (not shown) already defined "
+        "at line 1"
+    )
 
 
 def test_values_keep_their_json_meaning() -> None:
