@@ -28,6 +28,7 @@ from tether.devcluster import instance
 from tether.engine.operation import OperationPhase
 from tether.model.app import parse_source
 from tether.service import apps as use
+from tether.service import operations as ops
 from tether.service.runtime import Settings, open_runtime
 
 
@@ -124,16 +125,16 @@ async def measure(objects: int, rounds: int) -> None:
                 )
                 render.clear_cache()
                 started = time.perf_counter()
-                state = await use.sync(rt, "big", use.SyncArgs(), lambda _e: None)
+                state = await ops.sync_to_end(rt, "big", ops.SyncArgs(), lambda _e: None)
                 cold = time.perf_counter() - started
                 assert state.phase is OperationPhase.SUCCEEDED, state.message
                 warm = []
                 for _ in range(rounds):
                     started = time.perf_counter()
-                    await use.sync(rt, "big", use.SyncArgs(), lambda _e: None)
+                    await ops.sync_to_end(rt, "big", ops.SyncArgs(), lambda _e: None)
                     warm.append(time.perf_counter() - started)
                 app = await use.get(rt, "big")
-                rt.engine.memos = None  # a diff from scratch: every object dry-run again
+                rt.orchestrator.memos = None  # a diff from scratch: every object dry-run again
                 diffs = []
                 for _ in range(rounds):
                     started = time.perf_counter()

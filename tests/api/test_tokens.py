@@ -31,7 +31,7 @@ async def test_bad_tokens_get_401_on_reads_and_writes(
         assert reply.status_code == 401, reply.text
         assert reply.headers["content-type"].startswith("application/problem+json")
         assert reply.headers["www-authenticate"].startswith("Bearer")
-    assert await api.services.runtime.engine.projects.get("sneaky") is None
+    assert await api.services.runtime.projects.get("sneaky") is None
 
 
 async def test_a_token_works_until_revoked(api: Api) -> None:

@@ -94,13 +94,19 @@ def start_controller(
         ready: bool = True,
         name: str = "ctl",
         kubeconfig: Path | None = None,
+        crash_after_persists: int = 0,
     ) -> ControllerProcess:
+        """`crash_after_persists`: the process SIGKILLs itself right after that many
+        operation-state writes (tests.support.crashing_controller)."""
         port = free_port()
         log = tmp_path / f"{name}-{len(started)}.log"
+        entry = ["tether"]
+        if crash_after_persists:
+            entry = ["tests.support.crashing_controller", str(crash_after_persists)]
         argv = [
             sys.executable,
             "-m",
-            "tether",
+            *entry,
             "controller",
             "--kubeconfig",
             str(kubeconfig or cluster.kubeconfig),

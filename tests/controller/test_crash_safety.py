@@ -15,7 +15,6 @@ from tests.support import audit
 from tests.support.apps_fixtures import Repo
 from tests.support.waiting import wait_for
 from tests.sync import manifests as m
-from tether.cli.controller import CRASH_ENV
 from tether.cluster.client import KubeClient
 from tether.engine.operation import InitiatedBy, OperationRequest, SyncRequest
 from tether.service import apps as use
@@ -83,7 +82,7 @@ async def test_killed_at_every_step_boundary_completes_exactly_once(
             app.ref, OperationRequest(SyncRequest(), InitiatedBy(username="tester"))
         )
 
-        doomed = start_controller(env={CRASH_ENV: str(boundary)}, name=f"doomed-{boundary}")
+        doomed = start_controller(crash_after_persists=boundary, name=f"doomed-{boundary}")
         for _ in range(300):
             if doomed.proc.poll() is not None:
                 break

@@ -10,9 +10,11 @@ HTTP.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from tether.cluster import errors
 from tether.cluster.client import Body, KubeClient
 from tether.controller import sharding
 from tether.controller.sharding import Sharding, ShardingOptions
+from tether.model import leases
 
 pytestmark = pytest.mark.cluster
 
@@ -201,15 +204,20 @@ async def test_a_partitioned_replica_stops_before_others_take_over_and_rejoins_c
             await eventually(lambda: settled(replicas), "the assigned split again", 3 * LEASE)
 
 
-async def test_a_single_replica_owns_everything_and_writes_no_lease(
+async def test_a_single_replica_owns_everything_and_holds_only_its_member_lease(
     kube: KubeClient, namespace: str
 ) -> None:
-    alone = Sharding(kube, options(namespace, "only", replicas=1))
+    alone = Sharding(kube, replace(options(namespace, "only", replicas=1), app_namespaces=("a",)))
     await alone.start()
     changes = alone.changes()
 
     assert alone.owns("team-a/web") and alone.owns("team-b/api")
     assert (await anext(changes)).gained == frozenset(range(BUCKETS))
-    assert (await kube.list(sharding.LEASE_API, "Lease", namespace)).items == []
+    held = (await kube.list(sharding.LEASE_API, "Lease", namespace)).items
+    # No bucket Leases; the member Lease tells the CLI a controller runs namespace a's apps.
+    assert [lease["metadata"]["name"] for lease in held] == [sharding.MEMBER_PREFIX + "only"]
+    assert leases.controller_for(held, "a", dt.datetime.now(dt.UTC)) == "only"
+    assert leases.controller_for(held, "b", dt.datetime.now(dt.UTC)) is None
     await alone.stop()
     assert [change async for change in changes] == []
+    assert (await kube.list(sharding.LEASE_API, "Lease", namespace)).items == []  # released

@@ -13,6 +13,8 @@ from tests.support.waiting import wait_for
 from tests.sync import manifests as m
 from tether.cluster.client import KubeClient
 from tether.service import apps as use
+from tether.service import operations as ops
+from tether.service.executions import Execution
 from tether.service.runtime import Runtime
 
 pytestmark = pytest.mark.cluster
@@ -43,11 +45,16 @@ async def test_a_requested_sync_resolves_the_branch_now(
     )
 
     pushed = repo.commit("v2", _files("registry.invalid/web:2"))
-    before = use.operation_id(await use.get(rt, "manual"))
-    await use.request_sync(rt, "manual", use.SyncArgs(username="ada"))
-    state = await use.wait_operation(rt, "manual", before, timeout=60)
+    # The CLI's own path: with a controller responsible, it only writes the request and follows.
+    requested = await ops.sync(
+        rt, "manual", ops.SyncArgs(username="ada"), Execution.HERE_IF_NO_CONTROLLER
+    )
+    assert not requested.here, "a second executor would race the controller"
+    told: list[str] = []
+    state = await ops.run(rt, requested, lambda e: told.append(e.message), timeout=60)
 
-    assert state is not None and state.phase.value == "Succeeded", state
+    assert state.phase.value == "Succeeded", state
+    assert any("following its operation" in m for m in told), told
     assert pushed in state.revision
     deployment = await kube.get("apps/v1", "Deployment", "web", namespace)
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (

@@ -12,8 +12,9 @@ from tests.support.waiting import condition, wait_for
 from tests.sync import manifests as m
 from tether.cluster.client import KubeClient
 from tether.engine.operation import OperationPhase
-from tether.reconcile.syncing import StepEvent
+from tether.reconcile.events import StepEvent
 from tether.service import apps as use
+from tether.service import operations as ops
 from tether.service.runtime import Runtime
 
 pytestmark = pytest.mark.cluster
@@ -42,10 +43,10 @@ async def test_plain_yaml_app_becomes_synced_and_healthy(
     await _create(rt, repo, "plain", namespace)
     events: list[StepEvent] = []
 
-    state = await use.sync(rt, "plain", use.SyncArgs(), events.append)
+    state = await ops.sync_to_end(rt, "plain", ops.SyncArgs(), events.append)
 
     assert state.phase is OperationPhase.SUCCEEDED, state.message
-    app = await use.wait(rt, "plain", use.WaitFor(synced=True, healthy=True), timeout=60)
+    app = await ops.wait(rt, "plain", ops.WaitFor(synced=True, healthy=True), timeout=60)
     assert app.status["sync"]["revision"].startswith("HEAD@sha1:")
     live = await kube.get("apps/v1", "Deployment", "web", namespace)
     assert condition(live, "Available") == "True"
@@ -78,7 +79,7 @@ async def test_commit_changes_are_diffed_applied_and_pruned_only_when_owned(
     )
     await _create(rt, repo, "evolve", namespace)
     assert (
-        await use.sync(rt, "evolve", use.SyncArgs(), lambda _: None)
+        await ops.sync_to_end(rt, "evolve", ops.SyncArgs(), lambda _: None)
     ).phase is OperationPhase.SUCCEEDED
     # An object nobody tracks, named like the app's, must survive every prune.
     await kube.apply(
@@ -116,7 +117,7 @@ async def test_commit_changes_are_diffed_applied_and_pruned_only_when_owned(
 
     # Without prune the removed object stays (and is reported as requiring pruning).
     assert (
-        await use.sync(rt, "evolve", use.SyncArgs(), lambda _: None)
+        await ops.sync_to_end(rt, "evolve", ops.SyncArgs(), lambda _: None)
     ).phase is OperationPhase.SUCCEEDED
     assert await kube.get_or_none("v1", "ConfigMap", "old-settings", namespace) is not None
     assert (await kube.get("apps/v1", "Deployment", "web", namespace))["spec"]["replicas"] == 3
@@ -125,7 +126,7 @@ async def test_commit_changes_are_diffed_applied_and_pruned_only_when_owned(
     assert [r["name"] for r in pruning] == ["old-settings"]
     assert app.status["sync"]["status"] == "OutOfSync"
 
-    state = await use.sync(rt, "evolve", use.SyncArgs(prune=True), lambda _: None)
+    state = await ops.sync_to_end(rt, "evolve", ops.SyncArgs(prune=True), lambda _: None)
     assert state.phase is OperationPhase.SUCCEEDED
     await wait_for(
         lambda: kube.get_or_none("v1", "ConfigMap", "old-settings", namespace),

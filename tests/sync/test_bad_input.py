@@ -18,6 +18,7 @@ from tether.cluster.client import KubeClient
 from tether.engine import tracking
 from tether.engine.operation import OperationPhase
 from tether.service import apps as use
+from tether.service import operations as ops
 from tether.service.runtime import Runtime
 
 pytestmark = pytest.mark.cluster
@@ -36,7 +37,7 @@ async def _synced_app(rt: Runtime, repo: Repo, name: str, namespace: str, **kw: 
         use.CreateOptions(name=name, repo_url=repo.url, path="app", dest_namespace=namespace, **kw),
     )  # type: ignore[arg-type]
     assert (
-        await use.sync(rt, name, use.SyncArgs(), lambda _: None)
+        await ops.sync_to_end(rt, name, ops.SyncArgs(), lambda _: None)
     ).phase is OperationPhase.SUCCEEDED
 
 
@@ -96,7 +97,7 @@ async def test_render_failure_applies_and_prunes_nothing(
     repo.commit("bad", files, remove=("app/web.yaml",))
     since = audit.now_marker()
 
-    state = await use.sync(rt, case, use.SyncArgs(prune=True), lambda _: None)
+    state = await ops.sync_to_end(rt, case, ops.SyncArgs(prune=True), lambda _: None)
 
     assert state.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
     assert words in state.message
@@ -199,7 +200,7 @@ async def test_a_manifest_that_is_not_an_object_applies_nothing(
     since = audit.now_marker()
 
     for app in ("synced", "fresh"):
-        state = await use.sync(rt, app, use.SyncArgs(prune=True), lambda _: None)
+        state = await ops.sync_to_end(rt, app, ops.SyncArgs(prune=True), lambda _: None)
         assert state.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
         assert message in state.message
         status = (await use.get(rt, app)).status
@@ -232,7 +233,7 @@ async def test_empty_render_is_refused(
     )
     since = audit.now_marker()
 
-    state = await use.sync(rt, "empty", use.SyncArgs(prune=True), lambda _: None)
+    state = await ops.sync_to_end(rt, "empty", ops.SyncArgs(prune=True), lambda _: None)
 
     assert state.phase is OperationPhase.FAILED
     assert "empty" in state.message and "allowEmpty" in state.message
@@ -250,8 +251,8 @@ async def test_unreachable_repository_keeps_the_last_good_state(
     )
     since = audit.now_marker()
 
-    refreshed = await rt.engine.refresh(app.ref)
-    state = await use.sync(rt, "gone", use.SyncArgs(prune=True), lambda _: None)
+    refreshed = await rt.orchestrator.refresh(app.ref)
+    state = await ops.sync_to_end(rt, "gone", ops.SyncArgs(prune=True), lambda _: None)
 
     assert refreshed.error is not None and refreshed.error.reason == "SourceUnavailable"
     assert state.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
@@ -290,7 +291,7 @@ async def test_helm_value_file_outside_the_repository_is_refused(
                 helm_value_files=(bad,),
             ),
         )
-        state = await use.sync(rt, name, use.SyncArgs(), lambda _: None)
+        state = await ops.sync_to_end(rt, name, ops.SyncArgs(), lambda _: None)
         assert state.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
         assert any(w in state.message for w in ("outside", "leaves the repository", "escape")), (
             state.message

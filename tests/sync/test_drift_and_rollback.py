@@ -13,6 +13,7 @@ from tests.sync import manifests as m
 from tether.cluster.client import KubeClient
 from tether.engine.operation import OperationPhase
 from tether.service import apps as use
+from tether.service import operations as ops
 from tether.service.runtime import Runtime
 
 pytestmark = pytest.mark.cluster
@@ -46,7 +47,7 @@ async def test_manual_change_is_drift_and_ignored_fields_stay(
         },
     )
     assert (
-        await use.sync(rt, "drift", use.SyncArgs(), lambda _: None)
+        await ops.sync_to_end(rt, "drift", ops.SyncArgs(), lambda _: None)
     ).phase is OperationPhase.SUCCEEDED
 
     # Someone else takes over the image (ours) and the replica count (ignored).
@@ -75,7 +76,7 @@ async def test_manual_change_is_drift_and_ignored_fields_stay(
     ]
 
     assert (
-        await use.sync(rt, "drift", use.SyncArgs(), lambda _: None)
+        await ops.sync_to_end(rt, "drift", ops.SyncArgs(), lambda _: None)
     ).phase is OperationPhase.SUCCEEDED
     live = await kube.get("apps/v1", "Deployment", "web", namespace)
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.invalid/web:1"
@@ -92,7 +93,7 @@ async def test_rollback_restores_a_previous_revision(
         rt, use.CreateOptions(name="roll", repo_url=repo.url, path="app", dest_namespace=namespace)
     )
     assert (
-        await use.sync(rt, "roll", use.SyncArgs(), lambda _: None)
+        await ops.sync_to_end(rt, "roll", ops.SyncArgs(), lambda _: None)
     ).phase is OperationPhase.SUCCEEDED
     repo.commit(
         "v2",
@@ -102,7 +103,7 @@ async def test_rollback_restores_a_previous_revision(
         },
     )
     assert (
-        await use.sync(rt, "roll", use.SyncArgs(), lambda _: None)
+        await ops.sync_to_end(rt, "roll", ops.SyncArgs(), lambda _: None)
     ).phase is OperationPhase.SUCCEEDED
     history = (await use.get(rt, "roll")).status["history"]
     assert [h["id"] for h in history] == [0, 1]
@@ -110,7 +111,7 @@ async def test_rollback_restores_a_previous_revision(
     assert history[0]["message"].strip() == "v1" and "Ada Lovelace" in history[0]["author"]
     assert history[1]["initiatedBy"] == {"username": "cli"}
 
-    state = await use.rollback(rt, "roll", 0, use.SyncArgs(prune=True), lambda _: None)
+    state = await ops.rollback_to_end(rt, "roll", 0, ops.SyncArgs(prune=True), lambda _: None)
 
     assert state.phase is OperationPhase.SUCCEEDED, state.message
     assert (await kube.get("v1", "ConfigMap", "settings", namespace))["data"] == {"version": "1"}

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,10 +24,13 @@ from tether.cluster.client import KubeClient
 from tether.controller.events import EventRecorder
 from tether.controller.metrics import Metrics
 from tether.controller.reconciler import ReconcileOptions, Reconciler
+from tether.controller.settings import RuntimeConfig
 from tether.engine.operation import OperationPhase
 from tether.engine.tracking import AppRef
-from tether.reconcile.apps import Application
+from tether.reconcile.apps import Application, AppStore
+from tether.reconcile.orchestrator import Orchestrator
 from tether.service import apps as use
+from tether.service import operations as ops
 from tether.service import projects as projects_use
 from tether.service.runtime import Runtime
 
@@ -50,13 +54,28 @@ async def _project(rt: Runtime, name: str, **spec: Any) -> None:
 async def _app(
     rt: Runtime, repo: Repo, name: str, namespace: str, project: str, files: dict[str, str]
 ) -> None:
+    """An app written straight to the cluster (as `kubectl apply` would: tether's use cases
+    refuse a spec its project does not admit, see below), so that the engine's own refusals
+    are what these tests see."""
     repo.commit("app", files)
-    await use.create(
-        rt,
-        use.CreateOptions(
-            name=name, repo_url=repo.url, path="app", dest_namespace=namespace, project=project
-        ),
+    opts = use.CreateOptions(
+        name=name, repo_url=repo.url, path="app", dest_namespace=namespace, project=project
     )
+    await rt.store.apply(use.application_manifest(rt.settings.namespace, opts), "kubectl")
+
+
+async def test_creating_an_app_its_project_does_not_admit_is_refused_before_it_is_written(
+    rt: Runtime, make_repo: Callable[[], Repo], namespace: str
+) -> None:
+    await _project(rt, "team", sourceRepos=["git://git.example.invalid/team/*"])
+    opts = use.CreateOptions(
+        name="refused", repo_url=make_repo().url, dest_namespace=namespace, project="team"
+    )
+    with pytest.raises(use.Refused, match=r"ProjectDenied: .* is not permitted by project team"):
+        await use.create(rt, opts)
+    assert await rt.store.get_or_none(AppRef(rt.settings.namespace, "refused")) is None
+    with pytest.raises(use.Refused, match="project missing does not exist"):
+        await use.create(rt, replace(opts, project="missing"))
 
 
 def _writes(since: str, namespaces: set[str], names: set[str]) -> list[audit.Write]:
@@ -75,7 +94,7 @@ def _ready(status: dict[str, Any]) -> dict[str, Any]:
 
 async def _refused(rt: Runtime, name: str, words: str) -> dict[str, Any]:
     """Sync `name`, expect a project refusal naming `words`, return the app's status."""
-    state = await use.sync(rt, name, use.SyncArgs(prune=True), lambda _e: None)
+    state = await ops.sync_to_end(rt, name, ops.SyncArgs(prune=True), lambda _e: None)
     assert state.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
     assert words in state.message, state.message
     status = dict((await use.get(rt, name)).status)
@@ -95,7 +114,7 @@ async def test_the_default_project_is_created_on_first_use(
         rt, make_repo(), "plain", namespace, "default", {"app/cm.yaml": m.dump(m.config_map("c"))}
     )
 
-    state = await use.sync(rt, "plain", use.SyncArgs(), lambda _e: None)
+    state = await ops.sync_to_end(rt, "plain", ops.SyncArgs(), lambda _e: None)
 
     assert state.phase is OperationPhase.SUCCEEDED, state.message
     created = await kube.get(crds.API_VERSION, "Project", "default", namespace)
@@ -117,7 +136,7 @@ async def test_an_app_the_project_permits_syncs(
     )
     await _app(rt, repo, "fine", namespace, "team", {"app/cm.yaml": m.dump(m.config_map("c"))})
 
-    state = await use.sync(rt, "fine", use.SyncArgs(), lambda _e: None)
+    state = await ops.sync_to_end(rt, "fine", ops.SyncArgs(), lambda _e: None)
 
     assert state.phase is OperationPhase.SUCCEEDED, state.message
     assert await kube.get_or_none("v1", "ConfigMap", "c", namespace) is not None
@@ -170,7 +189,7 @@ async def test_a_source_repository_not_permitted_is_refused(
     )
     since = audit.now_marker()
 
-    refreshed = await rt.engine.refresh(AppRef(namespace, "foreign"))
+    refreshed = await rt.orchestrator.refresh(AppRef(namespace, "foreign"))
     await _refused(rt, "foreign", "is not permitted by project team (sourceRepos:")
 
     assert refreshed.error is not None and refreshed.error.reason == "ProjectDenied"
@@ -234,12 +253,12 @@ async def test_writes_run_as_the_service_account_and_its_403_is_reported(
     repo = make_repo()
     await _app(rt, repo, "scoped", namespace, "team", {"app/cm.yaml": m.dump(m.config_map("c"))})
     assert (
-        await use.sync(rt, "scoped", use.SyncArgs(), lambda _e: None)
+        await ops.sync_to_end(rt, "scoped", ops.SyncArgs(), lambda _e: None)
     ).phase is OperationPhase.SUCCEEDED
     repo.commit("a secret too", {"app/secret.yaml": m.dump(m.secret("s", {"k": "v"}))})
     since = audit.now_marker()
 
-    state = await use.sync(rt, "scoped", use.SyncArgs(), lambda _e: None)
+    state = await ops.sync_to_end(rt, "scoped", ops.SyncArgs(), lambda _e: None)
 
     who = f'User "system:serviceaccount:{namespace}:deployer"'
     assert state.phase is OperationPhase.FAILED
@@ -263,7 +282,7 @@ async def test_a_deny_window_refuses_manual_syncs_unless_it_allows_them(
     )
     since = audit.now_marker()
 
-    state = await use.sync(rt, "late", use.SyncArgs(), lambda _e: None)
+    state = await ops.sync_to_end(rt, "late", ops.SyncArgs(), lambda _e: None)
 
     assert state.phase is OperationPhase.ERROR
     assert state.message.startswith('sync refused: deny window "* * * * *" for 1h of project team')
@@ -272,7 +291,7 @@ async def test_a_deny_window_refuses_manual_syncs_unless_it_allows_them(
     assert [w for w in _writes(since, {namespace}, {"c"}) if not w.dry_run] == []
     await _project(rt, "team", syncWindows=[{**window, "manualSync": True}])
 
-    state = await use.sync(rt, "late", use.SyncArgs(), lambda _e: None)
+    state = await ops.sync_to_end(rt, "late", ops.SyncArgs(), lambda _e: None)
 
     assert state.phase is OperationPhase.SUCCEEDED, state.message
     assert await kube.get_or_none("v1", "ConfigMap", "c", namespace) is not None
@@ -304,15 +323,17 @@ async def test_a_deny_window_holds_the_automated_sync_until_it_closes(
     )
     ref = AppRef(namespace, "auto")
     informer = {"body": (await rt.store.get(ref)).body}  # what the controller's informer holds
-    rt.store.observe = lambda body: informer.update(body=body)
+    store = AppStore(rt.kube, observe=lambda body: informer.update(body=body))
+    orchestrator = Orchestrator(store, rt.clusters, rt.repos, rt.projects)
     reconciler = Reconciler(
-        rt.engine,
-        rt.store,
+        orchestrator,
+        store,
         lambda _ref: informer["body"],
         lambda _ref: True,
         EventRecorder(rt.kube, "test"),
         Metrics(),
-        ReconcileOptions(resync_seconds=600),
+        ReconcileOptions(),
+        config=lambda: RuntimeConfig(resync_seconds=600),
     )
 
     requeue = await reconciler.reconcile(ref)

@@ -12,6 +12,7 @@ from tests.sync import manifests as m
 from tether.cluster.client import KubeClient
 from tether.engine.operation import OperationPhase
 from tether.service import apps as use
+from tether.service import operations as ops
 from tether.service.runtime import Runtime
 
 pytestmark = pytest.mark.cluster
@@ -51,9 +52,9 @@ CHART = {
 
 
 async def _sync_and_wait(rt: Runtime, name: str) -> None:
-    state = await use.sync(rt, name, use.SyncArgs(), lambda _: None)
+    state = await ops.sync_to_end(rt, name, ops.SyncArgs(), lambda _: None)
     assert state.phase is OperationPhase.SUCCEEDED, state.message
-    await use.wait(rt, name, use.WaitFor(synced=True, healthy=True), timeout=90)
+    await ops.wait(rt, name, ops.WaitFor(synced=True, healthy=True), timeout=90)
 
 
 async def test_kustomize_overlays_per_environment(

@@ -19,6 +19,7 @@ from tether.cluster.client import KubeClient
 from tether.engine.operation import OperationPhase
 from tether.secrets import keys
 from tether.service import apps as use
+from tether.service import operations as ops
 from tether.service.runtime import Runtime
 
 pytestmark = pytest.mark.cluster
@@ -94,7 +95,7 @@ async def test_without_the_right_key_nothing_is_applied(
         use.CreateOptions(name="sealed", repo_url=repo.url, path="app", dest_namespace=namespace),
     )
 
-    state = await use.sync(rt, "sealed", use.SyncArgs(), lambda _: None)
+    state = await ops.sync_to_end(rt, "sealed", ops.SyncArgs(), lambda _: None)
 
     assert state.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
     assert f"Secret/{namespace}/db" in state.message

@@ -13,6 +13,7 @@ from tests.sync import manifests as m
 from tether.cluster.client import KubeClient
 from tether.engine.operation import OperationPhase
 from tether.service import apps as use
+from tether.service import operations as ops
 from tether.service.runtime import Runtime
 
 pytestmark = pytest.mark.cluster
@@ -38,13 +39,13 @@ async def test_selective_and_dry_run_syncs(
     repo.commit("two", {"app/all.yaml": m.dump(m.config_map("one"), m.config_map("two"))})
     await _app(rt, repo, "partial", namespace)
 
-    dry = await use.sync(rt, "partial", use.SyncArgs(dry_run=True), lambda _: None)
+    dry = await ops.sync_to_end(rt, "partial", ops.SyncArgs(dry_run=True), lambda _: None)
     assert dry.phase is OperationPhase.SUCCEEDED and "dry run" in dry.message
     assert {r.message for r in dry.resources} == {"would create"}
     assert await kube.get_or_none("v1", "ConfigMap", "one", namespace) is None
 
-    only = await use.sync(
-        rt, "partial", use.SyncArgs(resources=(":ConfigMap:two",)), lambda _: None
+    only = await ops.sync_to_end(
+        rt, "partial", ops.SyncArgs(resources=(":ConfigMap:two",)), lambda _: None
     )
     assert only.phase is OperationPhase.SUCCEEDED
     assert await kube.get_or_none("v1", "ConfigMap", "one", namespace) is None
@@ -60,11 +61,11 @@ async def test_fail_on_shared_resource(
     repo.commit("shared", {"app/cm.yaml": m.dump(m.config_map("shared"))})
     await _app(rt, repo, "first", namespace)
     assert (
-        await use.sync(rt, "first", use.SyncArgs(), lambda _: None)
+        await ops.sync_to_end(rt, "first", ops.SyncArgs(), lambda _: None)
     ).phase is OperationPhase.SUCCEEDED
     await _app(rt, repo, "second", namespace, "FailOnSharedResource=true")
 
-    state = await use.sync(rt, "second", use.SyncArgs(), lambda _: None)
+    state = await ops.sync_to_end(rt, "second", ops.SyncArgs(), lambda _: None)
 
     assert state.phase is OperationPhase.FAILED
     assert f"shared with application {namespace}/first" in state.message
@@ -78,16 +79,16 @@ async def test_replace_and_validate_false(
     odd["unknownField"] = "kept out by Strict validation"
     repo.commit("odd", {"app/cm.yaml": m.dump(odd)})
     await _app(rt, repo, "strict", namespace)
-    strict = await use.sync(rt, "strict", use.SyncArgs(), lambda _: None)
+    strict = await ops.sync_to_end(rt, "strict", ops.SyncArgs(), lambda _: None)
     assert strict.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
     assert "unknownField" in strict.message
 
     await _app(rt, repo, "lenient", namespace, "Validate=false", "Replace=true")
-    lenient = await use.sync(rt, "lenient", use.SyncArgs(), lambda _: None)
+    lenient = await ops.sync_to_end(rt, "lenient", ops.SyncArgs(), lambda _: None)
     assert lenient.phase is OperationPhase.SUCCEEDED, lenient.message
     repo.commit("changed", {"app/cm.yaml": m.dump(m.config_map("odd", {"k": "replaced"}))})
     assert (
-        await use.sync(rt, "lenient", use.SyncArgs(), lambda _: None)
+        await ops.sync_to_end(rt, "lenient", ops.SyncArgs(), lambda _: None)
     ).phase is OperationPhase.SUCCEEDED
     live = await kube.get("v1", "ConfigMap", "odd", namespace)
     assert live["data"] == {"k": "replaced"}
@@ -115,12 +116,12 @@ async def test_create_namespace_prune_last_and_prune_false(
         ),
     )
     assert (
-        await use.sync(rt, "lifecycle", use.SyncArgs(), lambda _: None)
+        await ops.sync_to_end(rt, "lifecycle", ops.SyncArgs(), lambda _: None)
     ).phase is OperationPhase.SUCCEEDED
     assert await kube.get_or_none("v1", "Namespace", target_ns) is not None
 
     repo.commit("v2", {"app/all.yaml": m.dump(m.config_map("new"), m.job("after", "PostSync"))})
-    state = await use.sync(rt, "lifecycle", use.SyncArgs(prune=True), lambda _: None)
+    state = await ops.sync_to_end(rt, "lifecycle", ops.SyncArgs(prune=True), lambda _: None)
 
     assert state.phase is OperationPhase.SUCCEEDED, state.message
     stages = [r.stage for r in state.resources]

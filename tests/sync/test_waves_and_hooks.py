@@ -15,6 +15,7 @@ from tests.sync import manifests as m
 from tether.cluster.client import KubeClient
 from tether.engine.operation import OperationPhase
 from tether.service import apps as use
+from tether.service import operations as ops
 from tether.service.runtime import Runtime
 
 pytestmark = pytest.mark.cluster
@@ -47,7 +48,7 @@ async def test_waves_and_hooks_run_in_order(
     )
     since = audit.now_marker()
 
-    state = await use.sync(rt, "ordered", use.SyncArgs(), lambda _: None)
+    state = await ops.sync_to_end(rt, "ordered", ops.SyncArgs(), lambda _: None)
 
     assert state.phase is OperationPhase.SUCCEEDED, state.message
     created = [
@@ -92,7 +93,7 @@ async def test_failing_presync_hook_stops_the_sync_and_runs_syncfail(
         use.CreateOptions(name="broken", repo_url=repo.url, path="app", dest_namespace=namespace),
     )
 
-    state = await use.sync(rt, "broken", use.SyncArgs(), lambda _: None)
+    state = await ops.sync_to_end(rt, "broken", ops.SyncArgs(), lambda _: None)
 
     assert state.phase is OperationPhase.FAILED
     assert "migrate" in state.message
@@ -114,9 +115,9 @@ async def test_resumed_hook_is_not_created_twice(
         rt,
         use.CreateOptions(name="hooked", repo_url=repo.url, path="app", dest_namespace=namespace),
     )
-    first = await use.sync(rt, "hooked", use.SyncArgs(), lambda _: None)
+    first = await ops.sync_to_end(rt, "hooked", ops.SyncArgs(), lambda _: None)
     uid_first = (await kube.get("batch/v1", "Job", "pre", namespace))["metadata"]["uid"]
-    second = await use.sync(rt, "hooked", use.SyncArgs(), lambda _: None)
+    second = await ops.sync_to_end(rt, "hooked", ops.SyncArgs(), lambda _: None)
     job = await kube.get("batch/v1", "Job", "pre", namespace)
     assert first.phase is second.phase is OperationPhase.SUCCEEDED
     assert job["metadata"]["uid"] != uid_first  # replaced for the new operation

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from tether.model.app import parse_spec
 from tether.policy import accounts, violations, windows
-from tether.policy import projects as policies
-from tether.policy.projects import ProjectSpec
+from tether.policy import projectspecs as policies
+from tether.policy.projectspecs import ProjectSpec
 
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "projects"
 CHECKS = sorted((TESTDATA / "checks").glob("*.yaml"))

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from tests.support.waiting import wait_for
-from tether.authz import policies, projects
+from tether.authz import policies, projectroles
 from tether.authz.authorizer import Authorizer
 from tether.authz.loader import LoaderOptions, PolicyLoader
 from tether.authz.policies import Action, PolicyError, Resource
@@ -35,7 +35,9 @@ ERRORS = yaml.safe_load((TESTDATA / "errors.yaml").read_text())
 
 
 def _authorizer(case: dict[str, Any]) -> Authorizer:
-    lines = [line for p in case.get("projects") or [] for line in projects.roles_from_project(p)]
+    lines = [
+        line for p in case.get("projects") or [] for line in projectroles.roles_from_project(p)
+    ]
     return Authorizer.from_config(case.get("policy") or "", case.get("default") or "", lines)
 
 
@@ -103,7 +105,7 @@ def test_outside_reaches_are_ignored_with_a_warning() -> None:
         },
     }
     with capture_logs() as logs:
-        lines = projects.roles_from_project(project)
+        lines = projectroles.roles_from_project(project)
     assert lines == [
         "p, proj:team-a:dev, applications, get, team-a/*, allow",
         "g, devs, proj:team-a:dev",
@@ -132,7 +134,7 @@ def test_a_project_cannot_break_the_global_policy() -> None:
             ]
         },
     }
-    lines = projects.roles_from_project(project)
+    lines = projectroles.roles_from_project(project)
     authorizer = Authorizer.from_config("g, root, role:admin", project_roles=lines)
     root = Principal("root", PrincipalKind.USER, ("padded",))
     assert authorizer.allowed(root, Resource.APPLICATIONS, Action.DELETE, "team-b/web")
@@ -141,8 +143,8 @@ def test_a_project_cannot_break_the_global_policy() -> None:
 
 
 def test_a_project_without_roles_adds_nothing() -> None:
-    assert projects.roles_from_project({"metadata": {"name": "p"}, "spec": {}}) == []
-    assert projects.roles_from_project({}) == []
+    assert projectroles.roles_from_project({"metadata": {"name": "p"}, "spec": {}}) == []
+    assert projectroles.roles_from_project({}) == []
 
 
 _names = st.text(

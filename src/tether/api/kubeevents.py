@@ -14,12 +14,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tether.cluster import errors as api_errors
-from tether.cluster.client import KubeClient
+from tether.cluster.api import KubeAPI
 from tether.model.resources import Body
 
 
 async def _list(
-    client: KubeClient, namespace: str, limit: int, field_selector: str = ""
+    client: KubeAPI, namespace: str, limit: int, field_selector: str = ""
 ) -> list[Body]:
     params = {"limit": str(limit)}
     if field_selector:
@@ -73,8 +73,8 @@ def _about(event: Mapping[str, Any], uids: set[str], names: set[tuple[str, str, 
 
 
 async def for_app(
-    home: KubeClient,
-    dest: KubeClient,
+    home: KubeAPI,
+    dest: KubeAPI,
     app: Body,
     nodes: Iterable[Mapping[str, Any]],
     limit: int,

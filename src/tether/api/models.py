@@ -115,6 +115,11 @@ class OperationAccepted(BaseModel):
     finished: bool = False
 
 
+class Terminated(BaseModel):
+    application: str
+    detail: str = Field(description="What became of the operation.")
+
+
 class History(BaseModel):
     items: list[Object]
 

@@ -22,7 +22,8 @@ from starlette.routing import compile_path
 from tether.auth import problems as auth_problems
 from tether.cluster import errors as api_errors
 from tether.reconcile.targets import TargetError
-from tether.service.apps import OperationInProgress, UseCaseError
+from tether.service.apps import Refused, UseCaseError
+from tether.service.operations import OperationInProgress
 
 log = structlog.get_logger(__name__)
 MEDIA_TYPE = auth_problems.MEDIA_TYPE
@@ -65,6 +66,8 @@ def translate(exc: Exception) -> Problem | None:
         return exc
     if isinstance(exc, OperationInProgress):
         return Problem(409, str(exc), "operation-in-progress")
+    if isinstance(exc, Refused):
+        return Problem(422, str(exc), "unprocessable")
     if isinstance(exc, UseCaseError):
         return Problem(400, str(exc), "bad-request")
     if isinstance(exc, TargetError):

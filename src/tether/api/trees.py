@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.cluster import errors as api_errors
-from tether.cluster.client import KubeClient
+from tether.cluster.api import KubeAPI
 from tether.engine import health
 from tether.model.resources import Body, ResourceKey, group_of
 from tether.reconcile.compare import live_object
@@ -83,7 +83,7 @@ def missing(resource: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _live(dest: KubeClient, resource: Mapping[str, Any]) -> Body | None:
+async def _live(dest: KubeAPI, resource: Mapping[str, Any]) -> Body | None:
     key = ResourceKey(
         str(resource.get("group", "")),
         str(resource.get("kind", "")),
@@ -93,7 +93,7 @@ async def _live(dest: KubeClient, resource: Mapping[str, Any]) -> Body | None:
     return await live_object(dest, key, str(resource.get("version", "")))
 
 
-async def children(dest: KubeClient, parent: Body, limit: int) -> list[Body]:
+async def children(dest: KubeAPI, parent: Body, limit: int) -> list[Body]:
     """The parent's children of the kind worth showing, at most `limit` (one capped list)."""
     wanted = CHILDREN.get((group_of(str(parent.get("apiVersion", ""))), str(parent.get("kind"))))
     if wanted is None or limit <= 0:
@@ -119,7 +119,7 @@ async def children(dest: KubeClient, parent: Body, limit: int) -> list[Body]:
 
 
 async def build(
-    dest: KubeClient,
+    dest: KubeAPI,
     resources: Sequence[Mapping[str, Any]],
     rules: health.HealthRules | None,
     limit: int,

@@ -28,6 +28,7 @@ class Action(StrEnum):
     APP_UPDATE = "app.update"
     APP_SYNC = "app.sync"
     APP_ROLLBACK = "app.rollback"
+    APP_TERMINATE = "app.terminate"
     APP_DELETE = "app.delete"
     LOGIN = "login"
     LOGIN_FAILED = "login.failed"

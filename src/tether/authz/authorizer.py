@@ -101,7 +101,7 @@ class Authorizer:
         cls, policy_csv: str, default_role: str = "", project_roles: Iterable[str] = ()
     ) -> Authorizer:
         """The built-in roles, then policy.csv, then the project roles' lines (see
-        tether.authz.projects). PolicyError lists every unusable line with its number."""
+        tether.authz.projectroles). PolicyError lists every unusable line with its number."""
         problems: list[policies.Problem] = []
         parts = [policies.parse(policies.BUILTIN, "built-in policy")]
         for lines, source in (

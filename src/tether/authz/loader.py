@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import structlog
 
 from tether import crds
-from tether.authz import projects
+from tether.authz import projectroles
 from tether.authz.authorizer import Authorizer
 from tether.authz.policies import PolicyError
 from tether.cluster import errors as api_errors
@@ -128,7 +128,7 @@ class PolicyLoader:
         versions = tuple(sorted(_version(p) for p in listed.items))
         if versions != self._projects[0]:
             by_name = sorted(listed.items, key=lambda p: _version(p)[0])
-            lines = tuple(line for p in by_name for line in projects.roles_from_project(p))
+            lines = tuple(line for p in by_name for line in projectroles.roles_from_project(p))
             self._projects = (versions, lines)
         return self._projects[1]
 

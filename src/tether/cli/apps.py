@@ -8,17 +8,22 @@ from typing import Any
 
 import typer
 import yaml
+from rich.markup import escape
 from rich.table import Table
 
 from tether.cli import remote
 from tether.cli.common import connection_options, fail, run
 from tether.cli.progress import console, out
+from tether.engine.comparisons import Comparison, diff_summary
 from tether.engine.operation import OperationPhase, OperationState
 from tether.reconcile.apps import Application
-from tether.reconcile.compare import Comparison, diff_summary
-from tether.reconcile.syncing import StepEvent
+from tether.reconcile.events import EventKind, StepEvent
 from tether.service import apps as use
+from tether.service import operations as ops
+from tether.service.executions import Execution
 from tether.service.runtime import Runtime
+
+HERE = Execution.HERE_IF_NO_CONTROLLER  # the CLI runs an operation itself only if no one else does
 
 
 def _options(
@@ -144,7 +149,7 @@ def list_apps(
     if remote.enabled():
         summaries = remote.list_apps()
     else:
-        apps: list[Application] = run(lambda rt: rt.store.list(rt.settings.namespace))
+        apps: list[Application] = run(use.list_apps)
         summaries = [_summary(a) for a in apps]
     if output in ("json", "yaml"):
         _dump(summaries, output)
@@ -173,8 +178,7 @@ def get(
     """Show an Application: sync, health, conditions, operation and resources."""
 
     async def use_case(rt: Runtime) -> Application:
-        found = await use.get(rt, name)
-        return (await rt.engine.refresh(found.ref)).app if refresh else found
+        return await (use.refresh(rt, name) if refresh else use.get(rt, name))
 
     if remote.enabled() and refresh:
         raise fail("--refresh needs a direct connection (the server shows the last comparison)")
@@ -281,16 +285,19 @@ def manifests(
     typer.echo(yaml.safe_dump_all(use.masked_manifests(comparison), sort_keys=False).rstrip())
 
 
+_STYLES = {
+    EventKind.STAGE: "bold",
+    EventKind.FAILED: "red",
+    EventKind.FINISHED: "green",
+    EventKind.WAITING: "dim",
+    EventKind.PRUNED: "yellow",
+}
+
+
 def _progress(event: StepEvent) -> None:
-    styles = {
-        "stage": "bold",
-        "failed": "red",
-        "finished": "green",
-        "waiting": "dim",
-        "pruned": "yellow",
-    }
+    style = _STYLES.get(event.kind, "white")
     console.print(
-        f"[{styles.get(event.kind, 'white')}]{event.kind:>8}[/] {event.message}", soft_wrap=True
+        f"[{style}]{event.kind:>8}[/] {escape(event.message)}", soft_wrap=True, highlight=False
     )
 
 
@@ -314,14 +321,15 @@ def sync(
     timeout: float = typer.Option(600, "--timeout", help="Seconds to wait for the sync to finish."),
 ) -> None:
     """Sync an Application, showing waves, hooks and per-object results as they happen."""
-    args = use.SyncArgs(
+    args = ops.SyncArgs(
         prune=prune, dry_run=dry_run, resources=tuple(resource), revision=revision, timeout=timeout
     )
     if remote.enabled():
         console.print(f"sync of {name} requested; waiting for the controller to run it")
         _print_result(remote.sync(name, prune, dry_run, resource, revision, timeout))
         return
-    _print_result(run(lambda rt: use.sync(rt, name, args, _progress)))
+
+    _print_result(run(lambda rt: ops.sync_to_end(rt, name, args, _progress, HERE)))
 
 
 @app.command()
@@ -334,10 +342,10 @@ def wait(
 ) -> None:
     """Wait until the Application is synced and/or healthy (default: both)."""
     remote.unsupported("wait")
-    want = use.WaitFor(
+    want = ops.WaitFor(
         synced or not (healthy or operation), healthy or not (synced or operation), operation
     )
-    found = run(lambda rt: use.wait(rt, name, want, timeout))
+    found = run(lambda rt: ops.wait(rt, name, want, timeout))
     s = _summary(found)
     console.print(f"{name}: sync {_badge(s['sync'])} health {_badge(s['health'])}")
 
@@ -346,7 +354,7 @@ def wait(
 def history(name: str, output: str = typer.Option("table", "-o", "--output")) -> None:
     """Past successful syncs (newest last)."""
     entries = (
-        remote.history(name) if remote.enabled() else use.history(run(lambda rt: use.get(rt, name)))
+        remote.history(name) if remote.enabled() else ops.history(run(lambda rt: use.get(rt, name)))
     )
     if output in ("json", "yaml"):
         _dump(entries, output)
@@ -376,8 +384,18 @@ def rollback(
     if remote.enabled():
         _print_result(remote.rollback(name, entry_id, prune, timeout))
         return
-    args = use.SyncArgs(prune=prune, timeout=timeout)
-    _print_result(run(lambda rt: use.rollback(rt, name, entry_id, args, _progress)))
+    args = ops.SyncArgs(prune=prune, timeout=timeout)
+
+    _print_result(run(lambda rt: ops.rollback_to_end(rt, name, entry_id, args, _progress, HERE)))
+
+
+@app.command("terminate-op")
+def terminate_op(name: str) -> None:
+    """Stop the app's running operation at its next step boundary (running hooks are deleted)."""
+    if remote.enabled():
+        console.print(remote.terminate(name))
+        return
+    console.print(run(lambda rt: ops.terminate(rt, name, "cli", HERE)))
 
 
 @app.command()
@@ -394,7 +412,11 @@ def delete(
             f"application {name} deleted" + (" (the controller cascades)" if cascade else "")
         )
         return
-    deleted = run(lambda rt: use.delete(rt, name, cascade, _progress))
+    deleted = run(lambda rt: use.delete(rt, name, cascade, HERE, _progress))
+    if deleted.cascade_by_controller:
+        console.print(f"application {name} deleted (its controller deletes what it deployed)")
+        return
     console.print(
-        f"application {name} deleted" + (f" with {len(deleted)} object(s)" if cascade else "")
+        f"application {name} deleted"
+        + (f" with {len(deleted.objects)} object(s)" if cascade else "")
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +16,7 @@ from tether.audit import store as audit_store
 from tether.audit.store import AuditLog, AuditStoreError
 from tether.cli.common import connection_options, fail, settings
 from tether.controller.manager import Controller, ControllerOptions, default_identity
-from tether.engine.operation import OperationState
-from tether.service.runtime import open_runtime
-
-CRASH_ENV = "TETHER_TEST_CRASH_AFTER_PERSISTS"
-
-
-def _crash_hook() -> object:
-    """Test hook: SIGKILL this process right after the N-th operation-state write, so crash
-    safety is tested at real step boundaries of a real process (set only by tests)."""
-    limit = int(os.environ.get(CRASH_ENV, "0") or 0)
-    count = 0
-
-    def after_persist(_state: OperationState) -> None:
-        nonlocal count
-        count += 1
-        if limit and count >= limit:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return after_persist
+from tether.service.runtime import Settings, connect, load_health_rules
 
 
 def _dump_tasks() -> None:
@@ -52,16 +34,14 @@ def _dump_tasks() -> None:
             awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
 
 
-async def _main(options: ControllerOptions, audit: AuditLog | None) -> None:
+async def _main(config: Settings, options: ControllerOptions, audit: AuditLog | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
-    async with open_runtime(settings()) as rt:
-        controller = Controller(rt, options, audit)
-        controller.engine.after_persist = _crash_hook()  # type: ignore[assignment]
-        await controller.run(stop)
+    async with connect(config) as connections:
+        await Controller(connections, options, audit).run(stop)
 
 
 def controller(
@@ -126,9 +106,13 @@ def controller(
 ) -> None:
     """Reconcile every Application continuously: watch, diff, sync, self-heal, report."""
     connection_options(kubeconfig, context, namespace)
-    if health_rules is not None:
-        os.environ["TETHER_HEALTH_RULES"] = str(health_rules)
     logs.configure(log_json, log_level)
+    config = settings()
+    if health_rules is not None:
+        try:
+            config = replace(config, health_rules=load_health_rules(health_rules))
+        except (OSError, ValueError) as exc:
+            raise fail(f"--health-rules {health_rules}: {exc}") from None
     options = ControllerOptions(
         app_namespaces=tuple(watch_namespace),
         workers=workers,
@@ -144,7 +128,7 @@ def controller(
     )
     audit = _open_audit(audit_db)
     try:
-        asyncio.run(_main(options, audit))
+        asyncio.run(_main(config, options, audit))
     finally:
         if audit is not None:
             audit.close()

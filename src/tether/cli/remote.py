@@ -139,3 +139,7 @@ def sync(
 
 def rollback(name: str, entry_id: int, prune: bool, timeout: float) -> OperationState:
     return _operation(_app_path(name, "/rollback"), {"id": entry_id, "prune": prune}, timeout)
+
+
+def terminate(name: str) -> str:
+    return str(_request("POST", _app_path(name, "/terminate")).json()["detail"])

@@ -19,14 +19,12 @@ from typing import Any
 import httpx
 
 from tether.cluster import errors
+from tether.cluster.api import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH
 from tether.cluster.config import ClusterConfig
 from tether.cluster.discovery import AGGREGATED, ApiResource, ResourceIndex, parse_aggregated
 
 Body = dict[str, Any]
-APPLY_PATCH = "application/apply-patch+yaml"
-MERGE_PATCH = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+__all__ = ["APPLY_PATCH", "JSON_PATCH", "MERGE_PATCH", "STRATEGIC_PATCH", "KubeClient"]
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
@@ -134,7 +132,9 @@ class KubeClient:
         """Requests sent so far by (method, resource), retries included."""
         return self._shared.requests
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self, method: str, path: str, *, retry_conflicts: bool = True, **kwargs: Any
+    ) -> httpx.Response:
         policy = self._shared.retry
         params = kwargs.get("params") or {}
         self._shared.requests[
@@ -152,7 +152,10 @@ class KubeClient:
                 await asyncio.sleep(policy.delay(attempt))
                 continue
             retryable = response.status_code in _RETRYABLE_STATUS or (
-                response.status_code == 409 and method == "PATCH" and _conflict(response)
+                response.status_code == 409
+                and method == "PATCH"
+                and retry_conflicts
+                and _conflict(response)
             )
             if retryable and attempt + 1 < policy.attempts:
                 await asyncio.sleep(policy.delay(attempt, response.headers.get("Retry-After")))
@@ -169,6 +172,7 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
         headers: Mapping[str, str] | None = None,
+        retry_conflicts: bool = True,
     ) -> Body:
         all_headers = self._headers(headers)
         content = None
@@ -176,7 +180,12 @@ class KubeClient:
             content = body if isinstance(body, bytes) else json.dumps(body).encode()
             all_headers.append(("Content-Type", content_type))
         response = await self._send(
-            method, path, params=params, content=content, headers=all_headers
+            method,
+            path,
+            params=params,
+            content=content,
+            headers=all_headers,
+            retry_conflicts=retry_conflicts,
         )
         return _decode(response)
 
@@ -323,7 +332,12 @@ class KubeClient:
         path = res.object_path(name, namespace) + (f"/{subresource}" if subresource else "")
         params = {"fieldManager": field_manager} if field_manager else None
         return await self.request(
-            "PATCH", path, params=params, body=patch, content_type=content_type
+            "PATCH",
+            path,
+            params=params,
+            body=patch,
+            content_type=content_type,
+            retry_conflicts=not _preconditioned(patch),
         )
 
     async def delete(
@@ -406,6 +420,13 @@ def _resource_of(path: str) -> str:
     else:
         parts = parts[3:] if parts[:1] == ["apis"] else parts[2:]
     return "/".join(parts[0:1] + parts[2:3]) or path
+
+
+def _preconditioned(patch: Any) -> bool:
+    """A patch that names the resourceVersion it was made against: a 409 means the object moved
+    on, and sending it again cannot help (the caller re-reads)."""
+    metadata = patch.get("metadata") if isinstance(patch, Mapping) else None
+    return isinstance(metadata, Mapping) and bool(metadata.get("resourceVersion"))
 
 
 def _conflict(response: httpx.Response) -> bool:

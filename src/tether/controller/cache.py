@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from tether.cluster.client import KubeClient
+from tether.cluster.api import KubeAPI
 from tether.controller.reflector import Key, Reflector
 from tether.engine import tracking
 from tether.engine.tracking import AppRef
@@ -57,7 +57,7 @@ class ClusterCache:
     def __init__(
         self,
         name: str,
-        client: KubeClient,
+        client: KubeAPI,
         *,
         excluded: frozenset[tuple[str, str]] = DEFAULT_EXCLUDED,
         on_change: OnTrackedChange = lambda *_: None,
@@ -183,7 +183,7 @@ class Caches:
         self.excluded = excluded
         self._clusters: dict[str, ClusterCache] = {}
 
-    def for_cluster(self, name: str, client: KubeClient) -> ClusterCache:
+    def for_cluster(self, name: str, client: KubeAPI) -> ClusterCache:
         cache = self._clusters.get(name)
         if cache is None or cache.client is not client:
             cache = ClusterCache(name, client, excluded=self.excluded, on_change=self.on_change)

@@ -12,24 +12,48 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
+from tether.engine.comparisons import Comparison, ResourceState, SyncStatus
 from tether.engine.operation import OperationPhase, OperationState
+from tether.model import times
 from tether.model.app import AppSpec
 from tether.model.resources import Body
-from tether.reconcile.compare import Comparison, ResourceState
-from tether.reconcile.projects import WindowHold
+from tether.reconcile.admission import WindowHold
 
 OBSERVE_ONLY_ANNOTATION = "tether.dev/observe-only"
 FIELD_MANAGER = "tether"
 
 
+class Why(StrEnum):
+    """Why an automated sync starts, or does not."""
+
+    NO_COMPARISON = "no comparison (render or source failed)"
+    SYNCED = "synced"
+    OBSERVE_ONLY = "observe-only"
+    MANUAL = "manual sync policy"
+    RUNNING = "an operation is running"
+    ONLY_PRUNE = "only pruning is needed and automated prune is off"
+    FAILED_BEFORE = "the automated sync of this revision already failed"
+    DRIFT_WITHOUT_SELF_HEAL = "drift without selfHeal"
+    SELF_HEAL_BACKOFF = "self-heal backoff"
+    SELF_HEAL = "self-heal"
+    NEW_REVISION = "new revision"
+    SYNC_WINDOW = "sync window"
+
+
 @dataclass(frozen=True)
 class Verdict:
     sync: bool
-    reason: str
+    why: Why
+    detail: str = ""  # what the reason is about (a revision, a window's name)
     drift: bool = False  # the difference appeared after the revision was synced
     hold: WindowHold | None = None  # a sync window holds the sync back (until it opens)
+
+    @property
+    def reason(self) -> str:
+        return f"{self.why} {self.detail}" if self.detail else str(self.why)
 
 
 def observe_only(annotations: Mapping[str, str], controller_wide: bool) -> bool:
@@ -46,53 +70,47 @@ def auto_sync(
 ) -> Verdict:
     automated = spec.sync_policy.automated
     if comparison is None:
-        return Verdict(False, "no comparison (render or source failed)")
-    if comparison.sync_status == "Synced":
-        return Verdict(False, "synced")
+        return Verdict(False, Why.NO_COMPARISON)
+    if comparison.sync_status is SyncStatus.SYNCED:
+        return Verdict(False, Why.SYNCED)
     revision = str(comparison.targets.revision)
     drift = (
         last is not None and last.phase is OperationPhase.SUCCEEDED and last.revision == revision
     )
     if observe:
-        return Verdict(False, "observe-only", drift)
+        return Verdict(False, Why.OBSERVE_ONLY, drift=drift)
     if automated is None:
-        return Verdict(False, "manual sync policy", drift)
+        return Verdict(False, Why.MANUAL, drift=drift)
     if last is not None and not last.phase.completed:
-        return Verdict(False, "an operation is running", drift)
+        return Verdict(False, Why.RUNNING, drift=drift)
     if not [r for r in comparison.out_of_sync if r.target is not None] and not automated.prune:
-        return Verdict(False, "only pruning is needed and automated prune is off", drift)
-    failed_before = last is not None and last.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
+        return Verdict(False, Why.ONLY_PRUNE, drift=drift)
     if (
-        failed_before
-        and last is not None
+        last is not None
+        and last.phase.unsuccessful
         and last.request.initiated_by.automated
         and last.revision == revision
     ):
-        return Verdict(False, f"automated sync to {revision} already failed", drift)
+        return Verdict(False, Why.FAILED_BEFORE, revision, drift=drift)
     if drift:
         if not automated.self_heal:
-            return Verdict(False, "drift without selfHeal", True)
+            return Verdict(False, Why.DRIFT_WITHOUT_SELF_HEAL, drift=True)
         if last is not None and _seconds_since(last.finished_at, now) < self_heal_backoff:
-            return Verdict(False, "self-heal backoff", True)
-        return Verdict(True, "self-heal", True)
-    return Verdict(True, f"new revision {revision}")
+            return Verdict(False, Why.SELF_HEAL_BACKOFF, drift=True)
+        return Verdict(True, Why.SELF_HEAL, drift=True)
+    return Verdict(True, Why.NEW_REVISION, revision)
 
 
 def within_windows(verdict: Verdict, hold: WindowHold | None) -> Verdict:
     """A sync the rules allow waits while the project's sync windows forbid it."""
     if not verdict.sync or hold is None:
         return verdict
-    return Verdict(False, f"sync window: {hold.reason}", verdict.drift, hold)
+    return Verdict(False, Why.SYNC_WINDOW, hold.reason, verdict.drift, hold)
 
 
 def _seconds_since(stamp: str, now: dt.datetime) -> float:
-    if not stamp:
-        return float("inf")
-    try:
-        then = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    except ValueError:
-        return float("inf")
-    return (now - then).total_seconds()
+    then = times.parse(stamp)
+    return float("inf") if then is None else (now - then).total_seconds()
 
 
 @dataclass(frozen=True)

@@ -24,42 +24,43 @@ from tether.controller import decisions
 from tether.controller.events import EventRecorder
 from tether.controller.events import Reason as EventReason
 from tether.controller.metrics import Metrics
+from tether.controller.settings import RuntimeConfig
+from tether.engine.comparisons import Comparison
 from tether.engine.operation import (
     InitiatedBy,
     OperationPhase,
     OperationRequest,
     OperationState,
+    ResultAction,
     SyncRequest,
 )
 from tether.engine.tracking import AppRef
 from tether.model.resources import Body, ResourceKey
+from tether.reconcile.admission import WindowHold
 from tether.reconcile.apps import REFRESH_ANNOTATION, Application, AppStore
-from tether.reconcile.compare import Comparison
-from tether.reconcile.engine import Engine, Refreshed
-from tether.reconcile.projects import WindowHold
-from tether.reconcile.syncing import StepEvent, StepOutcome
+from tether.reconcile.events import Report, StepEvent
+from tether.reconcile.executor import StepOutcome
+from tether.reconcile.orchestrator import Orchestrator, Refreshed
 
 log = structlog.get_logger(__name__)
-FINALIZER = "tether.dev/resources-finalizer"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ReconcileOptions:
-    resync_seconds: float = 180.0
     full_resync_seconds: float = 1800.0  # at least this often, compare even if nothing moved
-    observe_only: bool = False
     self_heal_backoff: float = 2.0
 
 
 @dataclass
 class Reconciler:
-    engine: Engine
+    orchestrator: Orchestrator
     store: AppStore
     lookup: Callable[[AppRef], Body | None]  # the app informer's current body
     owns: Callable[[AppRef], bool]
     events: EventRecorder
     metrics: Metrics
     options: ReconcileOptions
+    config: Callable[[], RuntimeConfig] = RuntimeConfig  # the runtime configuration in force
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     # What the app's inputs looked like at its last settled refresh (spec, repositories' ref
     # generations, tracked-object events); None when there is no way to tell.
@@ -74,14 +75,13 @@ class Reconciler:
     _healing: dict[AppRef, tuple[DriftCause, ...]] = field(default_factory=dict)
 
     def resync(self) -> float:
-        return self.options.resync_seconds * (0.9 + random.random() / 5)
+        return self.config().resync_seconds * (0.9 + random.random() / 5)
 
     def forget(self, ref: AppRef) -> None:
         self._drift_reported.pop(ref, None)
         self._settled.pop(ref, None)
         self._healing.pop(ref, None)
-        if self.engine.memos is not None:
-            self.engine.memos.pop(ref, None)
+        self.orchestrator.forget(ref)
 
     async def reconcile(self, ref: AppRef) -> float | None:
         body = self.lookup(ref)
@@ -93,43 +93,37 @@ class Reconciler:
         app = Application(body)
         bound = log.bind(app=str(ref))
         if app.deleting:
-            await self._delete(app)
+            await self.orchestrator.finish_deletion(app)
+            self.forget(ref)
             return None
-        kind = "operation" if self._operating(app) else "refresh"
+        operating = app.operating
+        kind = "operation" if operating else "refresh"
         bound.debug("reconcile start", kind=kind)
         try:
             with self.metrics.reconcile_duration.labels(kind).time():
                 if REFRESH_ANNOTATION in app.annotations:
                     app = await self._handle_refresh_request(app)
-                if kind == "operation":
+                if operating:
                     return await self._continue_operation(app, bound)
                 return await self._refresh_and_maybe_sync(app, bound)
         finally:
             bound.debug("reconcile end", kind=kind)
 
-    @staticmethod
-    def _operating(app: Application) -> bool:
-        state = Engine.operation_state(app)
-        return app.operation is not None or (state is not None and not state.phase.completed)
-
     async def _handle_refresh_request(self, app: Application) -> Application:
         if app.annotations.get(REFRESH_ANNOTATION) == "hard":
             render.clear_cache()  # a hard refresh re-renders from scratch
-            if self.engine.memos is not None:
-                self.engine.memos.pop(app.ref, None)
+            self.orchestrator.forget(app.ref)
         return await self.store.patch(
             app.ref, {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
         )
 
     # ---- operations ----------------------------------------------------------------------
 
-    def _reporter(
-        self, ref: AppRef, bound: structlog.typing.FilteringBoundLogger
-    ) -> Callable[[StepEvent], None]:
+    def _reporter(self, ref: AppRef, bound: structlog.typing.FilteringBoundLogger) -> Report:
         """Step events as log lines carrying app, revision and operation id (the first event of
         an operation names both; later lines repeat them)."""
         context: dict[str, str] = {}
-        running = Engine.operation_state(Application(self.lookup(ref) or {"metadata": {}}))
+        running = Application(self.lookup(ref) or {"metadata": {}}).operation_state
         if running is not None and not running.phase.completed:
             context.update(revision=running.revision, operation=running.id)
 
@@ -137,13 +131,13 @@ class Reconciler:
             if event.operation:
                 context.update(revision=event.revision, operation=event.operation)
             key = str(event.key) if event.key else None
-            bound.info(event.message, step=event.kind, object=key, **context)
+            bound.info(event.message, step=str(event.kind), object=key, **context)
 
         return report
 
     @staticmethod
     def _new_request_by_a_person(app: Application) -> bool:
-        requested, running = app.operation, Engine.operation_state(app)
+        requested, running = app.operation, app.operation_state
         if requested is None or requested.initiated_by.automated:
             return False
         return running is None or running.phase.completed
@@ -153,7 +147,7 @@ class Reconciler:
     ) -> float:
         if self.fresh_sources is not None and self._new_request_by_a_person(app):
             await self.fresh_sources(app)  # once, before the operation pins its revision
-        outcome = await self.engine.step(app.ref, self._reporter(app.ref, bound))
+        outcome = await self.orchestrator.step(app.ref, self._reporter(app.ref, bound), app=app)
         return self._after_step(app, outcome)
 
     def _after_step(self, app: Application, outcome: StepOutcome) -> float:
@@ -166,15 +160,15 @@ class Reconciler:
         return self.resync()
 
     def _record_result(self, app: Application, state: OperationState, drift: bool) -> None:
-        result = "succeeded" if state.phase is OperationPhase.SUCCEEDED else "failed"
-        self.metrics.syncs.labels(result).inc()
-        reason = EventReason.SYNC_SUCCEEDED if result == "succeeded" else EventReason.SYNC_FAILED
+        succeeded = state.phase is OperationPhase.SUCCEEDED
+        self.metrics.syncs.labels("succeeded" if succeeded else "failed").inc()
+        reason = EventReason.SYNC_SUCCEEDED if succeeded else EventReason.SYNC_FAILED
         self.events.record(
             app.ref, _uid(app), reason, f"{state.message} (revision {state.revision})", "Sync"
         )
-        if drift and result == "succeeded":
+        if drift and succeeded:
             cluster = app.spec.destination.cluster
-            changed = sum(1 for r in state.resources if r.action == "configured")
+            changed = sum(1 for r in state.resources if r.action is ResultAction.CONFIGURED)
             self.metrics.drift_corrected.labels(cluster).inc(max(changed, 1))
             self.events.record(
                 app.ref,
@@ -198,9 +192,9 @@ class Reconciler:
         inputs = self.inputs(app)
         if inputs is not None and self._unchanged(app.ref, inputs):
             return self.resync()  # nothing it depends on moved: a resync costs nothing
-        refreshed = await self.engine.refresh(app.ref, app, write=False)
-        observe = decisions.observe_only(app.annotations, self.options.observe_only)
-        last = Engine.operation_state(refreshed.app)
+        refreshed = await self.orchestrator.refresh(app.ref, app, write=False)
+        observe = decisions.observe_only(app.annotations, self.config().observe_only)
+        last = refreshed.app.operation_state
         try:
             spec = app.spec
         except (ValueError, KeyError, TypeError):
@@ -209,7 +203,7 @@ class Reconciler:
             spec, refreshed.comparison, last, observe, self.clock(), self.options.self_heal_backoff
         )
         if verdict.sync:
-            verdict = decisions.within_windows(verdict, await self.engine.window_hold(app))
+            verdict = decisions.within_windows(verdict, await self.orchestrator.window_hold(app))
         if refreshed.comparison is not None and refreshed.comparison.out_of_sync:
             bound.debug(
                 "out of sync",
@@ -222,8 +216,8 @@ class Reconciler:
         if verdict.hold is not None:
             return await self._hold(refreshed, verdict.hold)
         if not verdict.sync:
-            await self.engine.write_refresh(refreshed)
-            if verdict.reason == "self-heal backoff":
+            await self.orchestrator.write_refresh(refreshed)
+            if verdict.why is decisions.Why.SELF_HEAL_BACKOFF:
                 # Not settled: the heal is only postponed, and nothing else would wake the app
                 # (its inputs will not change again).
                 return self.options.self_heal_backoff
@@ -233,7 +227,7 @@ class Reconciler:
         # The informer already holds this process's own last write (AppStore.observe), and no
         # other replica works this app (sharding): its copy is current enough to start from.
         fresh = Application(self.lookup(app.ref) or app.body)
-        if self._operating(fresh):
+        if fresh.operating:
             return 0.2  # (the sync about to start writes a newer status than this refresh)
         bound.info("automated sync", reason=verdict.reason)
         if verdict.drift:
@@ -243,10 +237,10 @@ class Reconciler:
             SyncRequest(prune=bool(automated and automated.prune)), InitiatedBy(automated=True)
         )
         report = self._reporter(app.ref, bound)
-        state = await self.engine.start(fresh, request, report, persist=False)
+        state = await self.orchestrator.start(fresh, request, report, persist=False)
         if state.phase.completed:
             return self._after_step(app, StepOutcome(state, None, None))
-        outcome = await self.engine.step(
+        outcome = await self.orchestrator.step(
             app.ref, report, app=fresh, state=state, compared=refreshed.comparison
         )
         if outcome.requeue_after is not None:  # it takes a while: say that it started
@@ -257,7 +251,7 @@ class Reconciler:
     async def _hold(self, refreshed: Refreshed, hold: WindowHold) -> float:
         """A sync window holds the automated sync back: say so in the conditions and come back
         when it opens. The app is not marked settled: nothing else would wake it then."""
-        await self.engine.write_refresh(self.engine.held(refreshed, hold))
+        await self.orchestrator.write_refresh(self.orchestrator.held(refreshed, hold))
         if hold.until is None:
             return self.resync()
         return min(max((hold.until - self.clock()).total_seconds(), 1.0), self.resync())
@@ -294,25 +288,6 @@ class Reconciler:
             self._audit(automation.drift_entry(app.body, causes[-1]))
         self._drift_reported[app.ref] = current
         return tuple(causes)
-
-    # ---- deletion ------------------------------------------------------------------------
-
-    async def _delete(self, app: Application) -> None:
-        finalizers = list(app.body["metadata"].get("finalizers") or [])
-        if FINALIZER not in finalizers:
-            return
-        await self.engine.delete_owned(app)
-        remaining = [f for f in finalizers if f != FINALIZER]
-        await self.store.patch(
-            app.ref,
-            {
-                "metadata": {
-                    "finalizers": remaining,
-                    "resourceVersion": app.body["metadata"]["resourceVersion"],
-                }
-            },
-        )
-        self.forget(app.ref)
 
 
 def _uid(app: Application) -> str:

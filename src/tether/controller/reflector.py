@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from tether.cluster import errors
-from tether.cluster.client import KubeClient
+from tether.cluster.api import KubeAPI
 from tether.model.resources import Body
 
 log = structlog.get_logger(__name__)
@@ -40,7 +40,7 @@ class Reflector:
 
     def __init__(
         self,
-        client: KubeClient,
+        client: KubeAPI,
         api_version: str,
         kind: str,
         *,

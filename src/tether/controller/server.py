@@ -1,13 +1,17 @@
 """The controller's HTTP endpoint: Prometheus metrics, health probes and the Git push webhook.
 
 The webhook body is read with a hard size limit before anything else looks at it, and only a
-verified push refreshes anything (see webhooks.py for the schemes per provider).
+verified push refreshes anything (see webhooks.py for the schemes per provider). The server runs
+inside the controller's event loop (`serve`); signals stay the controller's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -71,3 +75,27 @@ def build(
         return JSONResponse({"refreshed": await on_push(push)})
 
     return app
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our event loop: signals belong to the controller, not to the server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(app: FastAPI, listen: str) -> asyncio.Task[None]:
+    """Serve `app` on `listen` ("host:port") in the background; a port that cannot be bound
+    stops the start-up."""
+    host, _, port = listen.rpartition(":")
+    config = uvicorn.Config(
+        app, host=host or "127.0.0.1", port=int(port), log_level="warning", lifespan="off"
+    )
+    http = _EmbeddedServer(config)
+    task = asyncio.create_task(http.serve())
+    while not http.started:
+        if task.done():
+            raise RuntimeError(f"cannot listen on {listen} (address in use?)")
+        await asyncio.sleep(0.02)
+    return task

@@ -41,13 +41,16 @@ import structlog
 
 from tether.cluster import errors
 from tether.cluster.client import Body, KubeClient
+from tether.model.leases import (
+    BUCKET_PREFIX,
+    LEASE_API,
+    LEASE_LABEL,
+    MEMBER_PREFIX,
+    NAMESPACES_ANNOTATION,
+)
 
 log = structlog.get_logger(__name__)
 
-LEASE_API = "coordination.k8s.io/v1"
-LEASE_LABEL = "tether.dev/lease"  # value: member | bucket
-MEMBER_PREFIX = "tether-member-"
-BUCKET_PREFIX = "tether-bucket-"
 _IDENTITY = re.compile(r"[a-z0-9]([-a-z0-9.]{0,200}[a-z0-9])?")
 
 
@@ -112,7 +115,8 @@ def assign(
 class ShardingOptions:
     namespace: str  # where the Leases live
     identity: str  # this replica's id: unique, a DNS name (e.g. the pod name)
-    replicas: int = 1  # 1: no sharding at all; more: membership comes from the member Leases
+    replicas: int = 1  # 1: no sharding (only the member Lease); more: members share buckets
+    app_namespaces: tuple[str, ...] = ()  # whose Applications it reconciles (told to others)
     buckets: int = 16
     lease_duration: int = 15  # seconds; renewals every third of it
     load_factor: float = 1.25
@@ -120,7 +124,7 @@ class ShardingOptions:
     max_clock_skew: float = 5.0  # only for ignoring long-dead member Leases early
 
     def __post_init__(self) -> None:
-        if self.replicas > 1 and not _IDENTITY.fullmatch(self.identity):  # it names a Lease
+        if not _IDENTITY.fullmatch(self.identity):  # it names a Lease
             raise ValueError(f"replica id {self.identity!r} is not a lowercase DNS name")
         if self.buckets < 1 or self.lease_duration < 1 or self.replicas < 1:
             raise ValueError("buckets, lease_duration and replicas must be at least 1")
@@ -193,12 +197,10 @@ class Sharding:
         return frozenset(b for b, deadline in self._held.items() if now < deadline)
 
     async def start(self) -> None:
-        """Join: one round of Lease work now, then renewals in the background."""
-        if self.sharded:
-            await self._tick()
-            self._task = asyncio.create_task(
-                self._renew_forever(), name=f"sharding-{self.identity}"
-            )
+        """Join: one round of Lease work now, then renewals in the background. Even a single
+        replica holds its member Lease: it tells the CLI that a controller runs its apps."""
+        await self._tick()
+        self._task = asyncio.create_task(self._renew_forever(), name=f"sharding-{self.identity}")
         self._publish()
 
     async def stop(self, *, release: bool = True) -> None:
@@ -210,8 +212,8 @@ class Sharding:
         if self.sharded:
             self._held.clear()
             self._publish()
-            if release:
-                await self._release_all()
+        if release:
+            await self._release_all()
         self._stopped = True
         for subscriber in self._subscribers:
             subscriber.put_nowait(None)
@@ -266,10 +268,14 @@ class Sharding:
     async def _round(self) -> None:
         leases = await self._list()
         self._observe(leases)
+        renewal = self._renew_member(leases.get(self._options.member_lease))
+        if not self.sharded:
+            await renewal
+            return
         wanted = self._wanted(leases)
         buckets = range(self._options.buckets)
         results = await asyncio.gather(
-            self._renew_member(leases.get(self._options.member_lease)),
+            renewal,
             *(self._tend(b, leases.get(f"{BUCKET_PREFIX}{b}"), b in wanted) for b in buckets),
             return_exceptions=True,
         )
@@ -380,6 +386,10 @@ class Sharding:
             "namespace": self._options.namespace,
             "labels": {LEASE_LABEL: role},
         }
+        if role == "member":
+            metadata["annotations"] = {
+                NAMESPACES_ANNOTATION: ",".join(sorted(self._options.app_namespaces))
+            }
         if current is not None:  # optimistic concurrency: the write fails if it changed since
             metadata["resourceVersion"] = current["metadata"]["resourceVersion"]
         return {"apiVersion": LEASE_API, "kind": "Lease", "metadata": metadata, "spec": spec}

@@ -34,6 +34,7 @@ class Reason(StrEnum):
     CLUSTER_UNAVAILABLE = "ClusterUnavailable"
     PROJECT_DENIED = "ProjectDenied"
     DELETING = "Deleting"
+    INTERNAL_ERROR = "InternalError"  # a failure nobody anticipated: a bug, reported not hidden
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,25 @@
 
 The request lives in the Application's `.operation` field (written by the CLI, API or
 automation). Once started, its whole state (pinned revision, the group being worked on, per-object
-results) lives in `status.operationState`, written after every step, so a restarted engine picks up
-exactly where the last one stopped.
+results) lives in `status.operationState`, written at the step boundaries the step machine
+(`engine.sync`) asks for, so a restarted executor picks up exactly where the last one stopped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from tether.engine.sync.stages import Stage
+from tether.model.bodies import (
+    OperationBody,
+    OperationStateBody,
+    ResultBody,
+    SelectorBody,
+    SyncRequestBody,
+)
 from tether.model.resources import ResourceKey
 
 
@@ -27,6 +35,10 @@ class OperationPhase(StrEnum):
     def completed(self) -> bool:
         return self not in (OperationPhase.RUNNING, OperationPhase.TERMINATING)
 
+    @property
+    def unsuccessful(self) -> bool:
+        return self in (OperationPhase.FAILED, OperationPhase.ERROR)
+
 
 class ResultStatus(StrEnum):
     SYNCED = "Synced"
@@ -36,6 +48,42 @@ class ResultStatus(StrEnum):
     RUNNING = "Running"  # hooks
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+
+
+class ResultAction(StrEnum):
+    """What the sync did to one object (or, in a dry run, would do)."""
+
+    NONE = ""
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+    DELETED = "deleted"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    WOULD_CREATE = "would create"
+    WOULD_UPDATE = "would update"
+    WOULD_PRUNE = "would prune"
+
+    @property
+    def preview(self) -> bool:
+        return self in (
+            ResultAction.WOULD_CREATE,
+            ResultAction.WOULD_UPDATE,
+            ResultAction.WOULD_PRUNE,
+        )
+
+    @property
+    def wrote(self) -> bool:
+        """Whether the action changed the cluster."""
+        return self in (ResultAction.CREATED, ResultAction.CONFIGURED, ResultAction.DELETED)
+
+
+class GroupStatus(StrEnum):
+    """Where the step machine stands in the group it works on."""
+
+    NONE = ""  # no group entered yet (or the attempt starts over)
+    APPLYING = "applying"  # entered; some of its writes may be done already
+    APPLIED = "applied"  # every task has a result; awaiting health and hooks
 
 
 @dataclass(frozen=True)
@@ -62,6 +110,14 @@ class Selector:
         namespace, _, name = parts[2].rpartition("/")
         return cls(parts[0], parts[1], name, namespace)
 
+    def to_dict(self) -> SelectorBody:
+        return {
+            "group": self.group,
+            "kind": self.kind,
+            "name": self.name,
+            "namespace": self.namespace,
+        }
+
 
 @dataclass(frozen=True)
 class SyncRequest:
@@ -75,6 +131,11 @@ class SyncRequest:
 
     def selects(self, key: ResourceKey) -> bool:
         return not self.resources or any(s.matches(key) for s in self.resources)
+
+    @property
+    def selective(self) -> bool:
+        """A sync of chosen objects only: it runs no hooks and prunes only what it names."""
+        return bool(self.resources)
 
 
 @dataclass(frozen=True)
@@ -91,24 +152,21 @@ class OperationRequest:
     sync: SyncRequest
     initiated_by: InitiatedBy = InitiatedBy()
 
-    def to_dict(self) -> dict[str, Any]:
-        sync: dict[str, Any] = {"prune": self.sync.prune, "dryRun": self.sync.dry_run}
+    def to_dict(self) -> OperationBody:
+        sync: SyncRequestBody = {"prune": self.sync.prune, "dryRun": self.sync.dry_run}
         if self.sync.revision:
             sync["revision"] = self.sync.revision
         if self.sync.resources:
-            sync["resources"] = [asdict(s) for s in self.sync.resources]
+            sync["resources"] = [s.to_dict() for s in self.sync.resources]
         if self.sync.sync_options:
             sync["syncOptions"] = list(self.sync.sync_options)
         if self.sync.source is not None:
             sync["source"] = dict(self.sync.source)
         if self.sync.sources is not None:
             sync["sources"] = [dict(s) for s in self.sync.sources]
-        by = (
-            {"automated": True}
-            if self.initiated_by.automated
-            else {"username": self.initiated_by.username}
-        )
-        return {"sync": sync, "initiatedBy": by}
+        if self.initiated_by.automated:
+            return {"sync": sync, "initiatedBy": {"automated": True}}
+        return {"sync": sync, "initiatedBy": {"username": self.initiated_by.username}}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> OperationRequest:
@@ -132,19 +190,27 @@ class OperationRequest:
         )
 
 
+def _stage(raw: str) -> Stage:
+    """A persisted stage name; states written before stages were typed may hold ''."""
+    try:
+        return Stage(raw)
+    except ValueError:
+        return Stage.SYNC
+
+
 @dataclass(frozen=True)
 class ResourceResult:
     key: ResourceKey
     version: str
     status: ResultStatus
     message: str = ""
-    stage: str = ""
+    stage: Stage = Stage.SYNC
     wave: int = 0
-    action: str = ""
+    action: ResultAction = ResultAction.NONE
     hook_type: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> ResultBody:
+        out: ResultBody = {
             "group": self.key.group,
             "version": self.version,
             "kind": self.key.kind,
@@ -152,9 +218,9 @@ class ResourceResult:
             "name": self.key.name,
             "status": str(self.status),
             "message": self.message,
-            "syncPhase": self.stage,
+            "syncPhase": str(self.stage),
             "wave": self.wave,
-            "action": self.action,
+            "action": str(self.action),
         }
         if self.hook_type:
             out["hookType"] = self.hook_type
@@ -168,9 +234,9 @@ class ResourceResult:
             raw.get("version", ""),
             ResultStatus(raw["status"]),
             raw.get("message", ""),
-            raw.get("syncPhase", ""),
+            _stage(raw.get("syncPhase", "")),
             int(raw.get("wave", 0)),
-            raw.get("action", ""),
+            ResultAction(raw.get("action", "")),
             raw.get("hookType", ""),
         )
 
@@ -190,20 +256,20 @@ class OperationState:
     revision: str = ""  # pinned at start; every step renders exactly this
     revisions: tuple[str, ...] = ()
     group: str = ""  # the group being worked on ("Sync/0"); "" = not started
-    group_status: str = ""  # "applying" (may be partly done) or "applied" (awaiting completion)
+    group_status: GroupStatus = GroupStatus.NONE
     failing: bool = False  # running SyncFail hooks after a failure
     resources: tuple[ResourceResult, ...] = field(default_factory=tuple)
-    retry_count: int = 0
+    retry_count: int = 0  # also the attempt number hooks are created for
     next_attempt_at: str = ""
 
     def with_result(self, result: ResourceResult) -> OperationState:
         kept = tuple(r for r in self.resources if (r.key, r.stage) != (result.key, result.stage))
         return replace(self, resources=(*kept, result))
 
-    def result_for(self, key: ResourceKey, stage: str) -> ResourceResult | None:
+    def result_for(self, key: ResourceKey, stage: Stage) -> ResourceResult | None:
         return next((r for r in self.resources if r.key == key and r.stage == stage), None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> OperationStateBody:
         return {
             "id": self.id,
             "phase": str(self.phase),
@@ -215,7 +281,7 @@ class OperationState:
             "operation": self.request.to_dict(),
             "steps": {
                 "group": self.group,
-                "status": self.group_status,
+                "status": str(self.group_status),
                 "failing": self.failing,
                 "nextAttemptAt": self.next_attempt_at or None,
             },
@@ -236,7 +302,7 @@ class OperationState:
             revision=raw.get("revision", ""),
             revisions=tuple(raw.get("revisions") or ()),
             group=steps.get("group", ""),
-            group_status=steps.get("status", ""),
+            group_status=GroupStatus(steps.get("status", "")),
             failing=bool(steps.get("failing", False)),
             resources=tuple(ResourceResult.from_dict(r) for r in raw.get("resources") or ()),
             retry_count=int(raw.get("retryCount", 0)),

@@ -108,7 +108,8 @@ class Automated:
 class SyncOptions:
     create_namespace: bool = False
     prune_last: bool = False
-    apply_out_of_sync_only: bool = False
+    # tether writes only what differs unless told otherwise (Argo CD's default is the opposite)
+    apply_out_of_sync_only: bool = True
     replace: bool = False
     fail_on_shared_resource: bool = False
     respect_ignore_differences: bool = False
@@ -124,7 +125,7 @@ class SyncOptions:
         return cls(
             create_namespace=flags.get("CreateNamespace", False),
             prune_last=flags.get("PruneLast", False),
-            apply_out_of_sync_only=flags.get("ApplyOutOfSyncOnly", False),
+            apply_out_of_sync_only=flags.get("ApplyOutOfSyncOnly", True),
             replace=flags.get("Replace", False),
             fail_on_shared_resource=flags.get("FailOnSharedResource", False),
             respect_ignore_differences=flags.get("RespectIgnoreDifferences", False),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tether.policy import globs
-from tether.policy.projects import ProjectSpec
+from tether.policy.projectspecs import ProjectSpec
 
 
 class NoServiceAccount(ValueError):

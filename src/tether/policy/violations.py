@@ -19,7 +19,7 @@ from typing import Any
 from tether.model.app import AppSpec
 from tether.model.resources import ResourceKey
 from tether.policy import accounts, globs
-from tether.policy.projects import Destination, GroupKind, ProjectSpec
+from tether.policy.projectspecs import Destination, GroupKind, ProjectSpec
 
 Scopes = Mapping[tuple[str, str], bool]
 """(group, kind) -> whether the kind is namespaced (from discovery, or CRDs in the render)."""

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import cronsim
 
 from tether.policy import globs
-from tether.policy.projects import ProjectSpec, SyncWindow, WindowKind, zone_of
+from tether.policy.projectspecs import ProjectSpec, SyncWindow, WindowKind, zone_of
 
 _JUST_AFTER = dt.timedelta(microseconds=1)
 

@@ -19,69 +19,20 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tether.cluster import errors as api_errors
-from tether.cluster.client import KubeClient
-from tether.engine import diff, health, ignore, inventory, plan, tracking
+from tether.cluster.api import KubeAPI
+from tether.engine import diff, health, ignore, inventory, tracking
+from tether.engine.comparisons import Comparison, ResourceState
 from tether.engine.conditions import Reason
-from tether.engine.diff import DiffAction, ObjectDiff
 from tether.engine.normalize import normalize
+from tether.engine.sync import options as resource_options
 from tether.engine.tracking import AppRef
 from tether.model.app import AppSpec
-from tether.model.health import HealthResult, HealthStatus, worst
+from tether.model.health import HealthResult, HealthStatus
 from tether.model.resources import Body, ResourceKey
-from tether.reconcile.targets import TargetError, Targets, TargetsMemo
+from tether.model.targets import Targets
+from tether.reconcile.targets import TargetError, TargetsMemo
 
 FIELD_MANAGER = "tether"
-
-
-@dataclass(frozen=True)
-class ResourceState:
-    key: ResourceKey
-    version: str
-    target: Body | None  # what a sync applies (tracked, ignore-respecting); None = stale
-    live: Body | None
-    diff: ObjectDiff
-    health: HealthResult | None
-    requires_pruning: bool = False
-    prune_protected: bool = False
-    shared_with: AppRef | None = None  # tracked by another app
-
-    @property
-    def in_sync(self) -> bool:
-        return not self.diff.changed and not self.requires_pruning
-
-
-@dataclass(frozen=True)
-class Comparison:
-    targets: Targets
-    resources: tuple[ResourceState, ...]
-
-    @property
-    def out_of_sync(self) -> list[ResourceState]:
-        return [
-            r
-            for r in self.resources
-            if not r.in_sync and (r.target is not None or r.requires_pruning)
-        ]
-
-    @property
-    def sync_status(self) -> str:
-        return "OutOfSync" if self.out_of_sync else "Synced"
-
-    @property
-    def health(self) -> HealthResult:
-        unhealthy = [r for r in self.resources if r.target is not None and r.health is not None]
-        status = worst(r.health.status for r in unhealthy if r.health is not None)
-        messages = [
-            f"{r.key}: {r.health.message}"
-            for r in unhealthy
-            if r.health is not None and r.health.status == status and r.health.message
-        ]
-        return HealthResult(
-            status, messages[0] if status != HealthStatus.HEALTHY and messages else ""
-        )
-
-    def state(self, key: ResourceKey) -> ResourceState | None:
-        return next((r for r in self.resources if r.key == key), None)
 
 
 def _created_by_this_sync(
@@ -105,7 +56,7 @@ def api_version_of(group: str, version: str) -> str:
     return f"{group}/{version}"
 
 
-async def live_object(dest: KubeClient, key: ResourceKey, version: str) -> Body | None:
+async def live_object(dest: KubeAPI, key: ResourceKey, version: str) -> Body | None:
     """The live object, or None; `version` may be a bare version or a full apiVersion."""
     try:
         return await dest.get_or_none(
@@ -126,7 +77,7 @@ class LiveState(Protocol):
 
 @dataclass(frozen=True)
 class ApiLiveState:
-    dest: KubeClient
+    dest: KubeAPI
 
     async def get(self, key: ResourceKey, api_version: str) -> Body | None:
         return await live_object(self.dest, key, api_version)
@@ -200,29 +151,30 @@ class DiffMemo:
 
 
 async def dry_run(
-    dest: KubeClient, target: Body, validate: bool, live: Body | None = None, replace: bool = False
+    dest: KubeAPI, target: Body, validate: bool, live: Body | None = None, replace: bool = False
 ) -> Body:
     """What a write of `target` would leave, as the sync will write it: server-side apply, or
     create/replace when the app asks for Replace=true or Validate=false (server-side apply has
     no way to drop unknown fields; a replace with fieldValidation=Ignore does)."""
     if replace or not validate:
-        return await write_whole(dest, target, live, validate, dry_run=True)
+        version = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
+        return await write_whole(dest, target, version, validate, dry_run=True)
     return await dest.apply(
         target, field_manager=FIELD_MANAGER, force=True, dry_run=True, field_validation="Strict"
     )
 
 
 async def write_whole(
-    dest: KubeClient, target: Body, live: Body | None, validate: bool, dry_run: bool = False
+    dest: KubeAPI, target: Body, resource_version: str, validate: bool, dry_run: bool = False
 ) -> Body:
-    """Create, or replace the live object (the Replace=true / Validate=false write)."""
+    """Create (no `resource_version`: nothing is live), or replace the live object at that
+    version (the Replace=true / Validate=false write)."""
     validation = "Strict" if validate else "Ignore"
-    if live is None:
+    if not resource_version:
         return await dest.create(
             target, dry_run=dry_run, field_manager=FIELD_MANAGER, field_validation=validation
         )
-    version = live["metadata"]["resourceVersion"]
-    whole = {**target, "metadata": {**target["metadata"], "resourceVersion": version}}
+    whole = {**target, "metadata": {**target["metadata"], "resourceVersion": resource_version}}
     return await dest.replace(
         whole, dry_run=dry_run, field_manager=FIELD_MANAGER, field_validation=validation
     )
@@ -236,8 +188,8 @@ def _health(live: Body | None, rules: health.HealthRules | None) -> HealthResult
 
 @dataclass(frozen=True)
 class _Inputs:
-    dest: KubeClient
-    writer: KubeClient  # dry runs are writes: they run as the project's service account
+    dest: KubeAPI
+    writer: KubeAPI  # dry runs are writes: they run as the project's service account
     live: LiveState
     spec: AppSpec
     app: AppRef
@@ -255,9 +207,19 @@ async def _predict(inputs: _Inputs, key: ResourceKey, target: Body, live: Body |
     remembered = inputs.memo.lookup(key, target, live) if inputs.memo is not None else None
     if remembered is not None:
         return remembered
+    options, own = inputs.spec.sync_policy.options, resource_options.parse(target)
     try:
-        options = inputs.spec.sync_policy.options
-        predicted = await dry_run(inputs.writer, target, options.validate, live, options.replace)
+        predicted = await dry_run(
+            inputs.writer,
+            target,
+            options.validate and own.validate,
+            live,
+            options.replace or own.replace,
+        )
+    except api_errors.UnknownResource as exc:
+        if own.skip_dry_run_on_missing_resource:
+            return target  # its CRD comes from elsewhere (another app, an operator)
+        raise TargetError(Reason.DRY_RUN_FAILED, f"{key}: {exc}", stalled=True) from exc
     except api_errors.ApiError as exc:
         raise TargetError(
             Reason.DRY_RUN_FAILED, f"{key}: {exc.message}", stalled=exc.status < 500
@@ -303,12 +265,12 @@ async def _compare_stale(
         diff.compare(entry.key, live, None),
         None,
         requires_pruning=True,
-        prune_protected=not plan.prune_allowed(live),
+        prune_protected=not resource_options.prune_allowed(live),
     )
 
 
 async def compare(
-    dest: KubeClient,
+    dest: KubeAPI,
     app: AppRef,
     spec: AppSpec,
     targets: Targets,
@@ -317,7 +279,7 @@ async def compare(
     *,
     live: LiveState | None = None,
     memo: DiffMemo | None = None,
-    writer: KubeClient | None = None,
+    writer: KubeAPI | None = None,
 ) -> Comparison:
     """`writer` is whom dry runs go as (the project's service account; default `dest`); live
     objects are read as tether itself."""
@@ -335,14 +297,3 @@ async def compare(
     if memo is not None:
         memo.forget(targets.keys())
     return Comparison(targets, (*current, *(g for g in gone if g is not None)))
-
-
-def diff_summary(comparison: Comparison) -> dict[str, list[str]]:
-    """Machine-readable summary: keys by action (create, update, prune)."""
-    summary: dict[str, list[str]] = {
-        str(a): [] for a in (DiffAction.CREATE, DiffAction.UPDATE, DiffAction.PRUNE)
-    }
-    for r in comparison.resources:
-        if r.diff.changed:
-            summary[str(r.diff.action)].append(str(r.key))
-    return summary

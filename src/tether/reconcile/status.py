@@ -10,22 +10,24 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tether.engine import conditions, history, inventory, tracking
+from tether.engine.comparisons import Comparison, ResourceState, SyncStatus
 from tether.engine.conditions import Condition, Reason
-from tether.engine.operation import OperationPhase, OperationState, ResultStatus
-from tether.model.health import HealthStatus
+from tether.engine.operation import OperationState, ResultStatus
+from tether.engine.sync import plans
+from tether.model.bodies import ResourceStatusBody
+from tether.model.health import HealthResult, HealthStatus
 from tether.reconcile.apps import Application
-from tether.reconcile.compare import Comparison, ResourceState
 from tether.reconcile.targets import TargetError
 
 
-def _resource(r: ResourceState) -> dict[str, Any]:
-    entry: dict[str, Any] = {
+def _resource(r: ResourceState) -> ResourceStatusBody:
+    entry: ResourceStatusBody = {
         "group": r.key.group,
         "version": r.version,
         "kind": r.key.kind,
         "namespace": r.key.namespace,
         "name": r.key.name,
-        "status": "Synced" if r.in_sync else "OutOfSync",
+        "status": str(SyncStatus.SYNCED if r.in_sync else SyncStatus.OUT_OF_SYNC),
     }
     if r.health is not None:
         entry["health"] = {"status": str(r.health.status), "message": r.health.message}
@@ -34,12 +36,31 @@ def _resource(r: ResourceState) -> dict[str, Any]:
     return entry
 
 
-def comparison_fields(comparison: Comparison, now: str) -> dict[str, Any]:
+def refusal(app: Application, comparison: Comparison) -> str:
+    """Why no sync of this comparison would be allowed ("" if one would): an empty render
+    without allowEmpty. Such an app is neither Synced nor Healthy, whatever still runs."""
+    try:
+        return plans.refusal(app.spec, comparison)
+    except (ValueError, KeyError, TypeError):
+        return ""  # an invalid spec is reported as such
+
+
+def comparison_fields(
+    app: Application, comparison: Comparison | None, error: TargetError | None, now: str
+) -> dict[str, Any]:
+    """Sync status, health and resources; without a comparison, sync is Unknown and the rest
+    stays as last recorded."""
+    if comparison is None:
+        return {"sync": {**(app.status.get("sync") or {}), "status": "Unknown", "comparedAt": now}}
     targets = comparison.targets
-    health = comparison.health
+    health: HealthResult = comparison.health
+    sync_status = comparison.sync_status
+    refused = refusal(app, comparison)
+    if refused:
+        sync_status, health = SyncStatus.UNKNOWN, HealthResult(HealthStatus.UNKNOWN, refused)
     return {
         "sync": {
-            "status": comparison.sync_status,
+            "status": str(sync_status),
             "revision": str(targets.revision),
             "revisions": [str(r) for r in targets.revisions],
             "comparedAt": now,
@@ -59,10 +80,13 @@ def conditions_for(
         return conditions.failed(error.reason, error.message, error.stalled)
     if operation is not None and not operation.phase.completed:
         return conditions.reconciling(Reason.SYNCING, operation.message or "sync running")
+    refused = refusal(app, comparison) if comparison is not None else ""
+    if refused:
+        return conditions.failed(Reason.EMPTY_RENDER, refused, stalled=True)
     if (
         operation is not None
-        and operation.phase in (OperationPhase.FAILED, OperationPhase.ERROR)
-        and (comparison is None or comparison.sync_status != "Synced")
+        and operation.phase.unsuccessful
+        and (comparison is None or comparison.sync_status is not SyncStatus.SYNCED)
     ):
         return conditions.failed(
             Reason.SYNC_FAILED, f"last sync failed: {operation.message}", stalled=True
@@ -74,7 +98,7 @@ def conditions_for(
 
 def _settled(app: Application, comparison: Comparison) -> list[Condition]:
     revision = comparison.targets.revision
-    if comparison.sync_status != "Synced":
+    if comparison.sync_status is not SyncStatus.SYNCED:
         count = len(comparison.out_of_sync)
         message = f"{count} object(s) differ from {revision}"
         if app.spec.sync_policy.automated is not None:
@@ -110,7 +134,7 @@ def next_inventory(
     for result in operation.resources:
         if result.hook_type:
             continue
-        if result.status is ResultStatus.SYNCED and not result.action.startswith("would"):
+        if result.status is ResultStatus.SYNCED and not result.action.preview:
             entries[result.key] = inventory.Entry(result.key, result.version)
         elif result.status in (ResultStatus.PRUNED, ResultStatus.PRUNE_SKIPPED):
             entries.pop(result.key, None)

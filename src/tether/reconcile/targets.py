@@ -20,13 +20,16 @@ from typing import Any, Protocol
 
 from tether import render
 from tether.cluster import errors as api_errors
-from tether.cluster.client import KubeClient
+from tether.cluster.api import KubeAPI
 from tether.engine import hooks, tracking
 from tether.engine.conditions import Reason
+from tether.engine.sync import options as resource_options
+from tether.engine.sync import plans
 from tether.engine.tracking import AppRef
 from tether.model.app import Source
 from tether.model.resources import Body, ResourceKey, group_of
-from tether.model.revisions import CommitInfo, ResolvedRevision, Snapshot
+from tether.model.revisions import ResolvedRevision, Snapshot
+from tether.model.targets import Targets, primary_index
 from tether.secrets import sops
 
 KeySource = Callable[[], Awaitable[sops.AgeKeys]]
@@ -49,30 +52,10 @@ class TargetError(Exception):
         self.stalled = stalled
 
 
-@dataclass(frozen=True)
-class Targets:
-    sources: tuple[Source, ...]
-    revisions: tuple[ResolvedRevision, ...]  # one per source, same order
-    commit: CommitInfo  # of the first rendering source
-    objects: tuple[Body, ...]
-    hooks: tuple[Body, ...]
-
-    @property
-    def revision(self) -> ResolvedRevision:
-        return self.revisions[_primary_index(self.sources)]
-
-    def keys(self) -> set[ResourceKey]:
-        return {ResourceKey.of(o) for o in self.objects}
-
-
-def _primary_index(sources: Sequence[Source]) -> int:
-    return next((i for i, s in enumerate(sources) if s.ref == "" or s.helm is not None), 0)
-
-
 async def resolve_revisions(
     sources: Sequence[Source], git: SourceBackend, override: str = ""
 ) -> tuple[ResolvedRevision, ...]:
-    primary = _primary_index(sources)
+    primary = primary_index(sources)
 
     async def one(index: int, source: Source) -> ResolvedRevision:
         wanted = override if override and index == primary else source.target_revision
@@ -125,7 +108,7 @@ def _rendering(sources: Sequence[Source]) -> list[Source]:
 class _Scopes:
     """Whether a kind is namespaced: discovery first, then CRDs rendered alongside."""
 
-    def __init__(self, dest: KubeClient, manifests: Sequence[Body]) -> None:
+    def __init__(self, dest: KubeAPI, manifests: Sequence[Body]) -> None:
         self.dest = dest
         self.rendered_crds: dict[tuple[str, str], bool] = {
             (c["spec"]["group"], c["spec"]["names"]["kind"]): c["spec"].get("scope") == "Namespaced"
@@ -133,13 +116,17 @@ class _Scopes:
             if c.get("kind") == "CustomResourceDefinition" and isinstance(c.get("spec"), dict)
         }
 
-    async def namespaced(self, obj: Body) -> bool:
+    async def namespaced(self, obj: Body) -> bool | None:
+        """True or False; None for a kind nobody serves yet that the object says to take as
+        written (SkipDryRunOnMissingResource=true: its CRD comes from elsewhere)."""
         try:
             return (await self.dest.resource(obj["apiVersion"], obj["kind"])).namespaced
         except api_errors.UnknownResource:
             key = (group_of(str(obj["apiVersion"])), str(obj["kind"]))
             if key in self.rendered_crds:
                 return self.rendered_crds[key]
+            if _options(obj).skip_dry_run_on_missing_resource:
+                return None
             raise TargetError(
                 Reason.RENDER_FAILED,
                 f"{obj['kind']} ({obj['apiVersion']}) is not served by the destination cluster and "
@@ -151,7 +138,10 @@ class _Scopes:
 async def _place(obj: Body, scopes: _Scopes, default_namespace: str) -> Body:
     placed = copy.deepcopy(obj)  # rendered objects are shared with the render cache
     meta = placed.setdefault("metadata", {})
-    if await scopes.namespaced(obj):
+    namespaced = await scopes.namespaced(obj)
+    if namespaced is None:
+        return placed  # scope unknown until its CRD exists: as written
+    if namespaced:
         if not meta.get("namespace"):
             if not default_namespace:
                 raise TargetError(
@@ -198,6 +188,30 @@ async def _decrypt(obj: Body, age: sops.AgeKeys, name: str) -> Body:
         raise TargetError(Reason.RENDER_FAILED, f"{name}: {reason}", stalled=True) from exc
 
 
+def _options(obj: Body) -> resource_options.ResourceOptions:
+    try:
+        return resource_options.parse(obj)
+    except resource_options.OptionError as exc:
+        raise TargetError(Reason.RENDER_FAILED, str(exc), stalled=True) from exc
+
+
+def _check_annotations(objects: Sequence[Body]) -> None:
+    """Every annotation the sync reads, read once now: a typo is a render error the app shows
+    at once, not a sync that fails half-way (or an option silently ignored)."""
+    for obj in objects:
+        try:
+            plans.wave_of(obj)
+            resource_options.parse(obj)
+            if hooks.is_hook(obj):
+                hooks.hook_types(obj)
+                hooks.delete_policies(obj)
+        except (plans.PlanError, resource_options.OptionError) as exc:
+            raise TargetError(Reason.RENDER_FAILED, str(exc), stalled=True) from exc
+        except hooks.HookError as exc:
+            message = f"{ResourceKey.of(obj)}: {exc}"
+            raise TargetError(Reason.RENDER_FAILED, message, stalled=True) from exc
+
+
 def _refuse_duplicates(objects: Sequence[Body]) -> None:
     seen: set[ResourceKey] = set()
     for obj in objects:
@@ -209,7 +223,7 @@ def _refuse_duplicates(objects: Sequence[Body]) -> None:
         seen.add(key)
 
 
-async def destination_facts(dest: KubeClient) -> tuple[str, tuple[str, ...]]:
+async def destination_facts(dest: KubeAPI) -> tuple[str, tuple[str, ...]]:
     """The destination's Kubernetes version and served API versions (for Helm's capabilities)."""
     version: dict[str, Any] = await dest.server_version()
     index = await dest.resources()
@@ -234,7 +248,7 @@ async def build(
     sources: Sequence[Source],
     revisions: Sequence[ResolvedRevision],
     git: SourceBackend,
-    dest: KubeClient,
+    dest: KubeAPI,
     namespace: str,
     memo: TargetsMemo | None = None,
     keys: KeySource | None = None,
@@ -253,7 +267,7 @@ async def _build(
     sources: Sequence[Source],
     revisions: Sequence[ResolvedRevision],
     git: SourceBackend,
-    dest: KubeClient,
+    dest: KubeAPI,
     namespace: str,
     keys: KeySource | None,
 ) -> Targets:
@@ -269,15 +283,11 @@ async def _build(
     scopes = _Scopes(dest, manifests)
     manifests = await _decrypt_all(manifests, keys, scopes, namespace)
     placed = [await _place(m, scopes, namespace) for m in manifests]
-    try:
-        hook_objects = [m for m in placed if hooks.is_hook(m)]
-        for hook in hook_objects:
-            hooks.hook_types(hook)  # validates the annotation early
-    except hooks.HookError as exc:
-        raise TargetError(Reason.RENDER_FAILED, str(exc), stalled=True) from exc
+    _check_annotations(placed)
+    hook_objects = [m for m in placed if hooks.is_hook(m)]
     objects = [tracking.with_tracking(m, app) for m in placed if not hooks.is_hook(m)]
     _refuse_duplicates(objects)
-    primary = _primary_index(sources)
+    primary = primary_index(sources)
     return Targets(
         tuple(sources),
         tuple(revisions),

@@ -6,14 +6,14 @@ from __future__ import annotations
 import base64
 
 from tether.cluster import errors as api_errors
-from tether.cluster.client import KubeClient
+from tether.cluster.api import KubeAPI
 from tether.secrets.sops import AgeKeys, SecretError
 
 SECRET_NAME = "tether-sops"
 KEY_FIELD = "age.agekey"
 
 
-async def age_keys(kube: KubeClient, namespace: str) -> AgeKeys:
+async def age_keys(kube: KubeAPI, namespace: str) -> AgeKeys:
     try:
         secret = await kube.get("v1", "Secret", SECRET_NAME, namespace)
     except api_errors.NotFound:

@@ -1,35 +1,33 @@
-"""Application use cases: create, inspect, diff, sync, wait, history, roll back, delete."""
+"""Application use cases: create, inspect, diff, edit and delete (operations: `operations`).
+
+Every entry point (CLI, API, UI) goes through these functions, so an Application created,
+edited or deleted from any of them is checked, admitted and cleaned up the same way; the entry
+points add only who may do it (RBAC) and how the answer is shown.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tether import crds
 from tether.cluster import errors as api_errors
+from tether.cluster.api import KubeAPI
 from tether.cluster.client import KubeClient
-from tether.engine import history as histories
 from tether.engine import masking
-from tether.engine.operation import (
-    InitiatedBy,
-    OperationRequest,
-    OperationState,
-    Selector,
-    SyncRequest,
-)
+from tether.engine.comparisons import Comparison
 from tether.engine.tracking import AppRef
 from tether.model.app import IN_CLUSTER, parse_spec
 from tether.model.resources import Body, ResourceKey
 from tether.model.revisions import CommitInfo, ResolvedRevision, Snapshot
-from tether.reconcile.apps import Application
-from tether.reconcile.compare import Comparison
-from tether.reconcile.engine import Engine
-from tether.reconcile.syncing import StepEvent
+from tether.reconcile.apps import FINALIZER, Application
+from tether.reconcile.events import Report, ignore
 from tether.reconcile.targets import TargetError
+from tether.service import executions
 from tether.service.runtime import Runtime
 
 FIELD_MANAGER = "tether-cli"
@@ -38,6 +36,14 @@ LOCAL_SHA = "0" * 40
 
 class UseCaseError(Exception):
     """A refusal or failure the caller should show as is (one clear sentence)."""
+
+
+class Refused(UseCaseError):
+    """The Application's project does not admit it, or its spec cannot be parsed."""
+
+    @classmethod
+    def of(cls, error: TargetError) -> Refused:
+        return cls(f"{error.reason}: {error.message}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,9 +153,20 @@ async def create(rt: Runtime, opts: CreateOptions) -> Application:
     return await create_body(rt, application_manifest(rt.settings.namespace, opts), opts.upsert)
 
 
+async def admit(rt: Runtime, spec: Mapping[str, Any]) -> None:
+    """Refuse a spec that does not parse, or that its project does not admit (its sources,
+    destination and identity), before it is written."""
+    validate_spec(spec)
+    try:
+        await rt.projects.admit(parse_spec(spec))
+    except TargetError as exc:
+        raise Refused.of(exc) from None
+
+
 async def create_body(rt: Runtime, body: Body, upsert: bool = False) -> Application:
     """Create the Application `body` (a no-op when it exists with the same spec)."""
     ref = AppRef(rt.settings.namespace, body["metadata"]["name"])
+    await admit(rt, body.get("spec") or {})
     try:
         existing = await rt.store.get_or_none(ref)
     except api_errors.UnknownResource:
@@ -175,6 +192,29 @@ async def get(rt: Runtime, name: str) -> Application:
     if app is None:
         raise UseCaseError(f"application {name} not found in namespace {rt.settings.namespace}")
     return app
+
+
+async def find(rt: Runtime, name: str) -> Application | None:
+    """The app in tether's namespace, or None."""
+    return await rt.store.get_or_none(AppRef(rt.settings.namespace, name))
+
+
+async def list_apps(rt: Runtime) -> list[Application]:
+    return await rt.store.list(rt.settings.namespace)
+
+
+async def destination(rt: Runtime, app: Application) -> KubeAPI:
+    """The client of the app's destination cluster (for reads: trees, Events)."""
+    try:
+        return await rt.orchestrator.destination(app.spec)
+    except TargetError as exc:
+        raise UseCaseError(exc.message) from None
+
+
+async def refresh(rt: Runtime, name: str) -> Application:
+    """The app compared with Git and the cluster now, its status written if it changed."""
+    app = await get(rt, name)
+    return (await rt.orchestrator.refresh(app.ref, app)).app
 
 
 # ---- local sources -------------------------------------------------------------------------
@@ -218,12 +258,12 @@ def _local_root(directory: Path) -> tuple[Path, str]:
 
 async def compare(rt: Runtime, app: Application, local: Path | None = None) -> Comparison:
     if local is None:
-        return await rt.engine.compare(app)
+        return await rt.orchestrator.compare(app)
     root, path = await asyncio.to_thread(_local_root, local)
     spec = app.spec
     primary = next((s for s in spec.sources if not s.ref or s.helm is not None), spec.sources[0])
     sources = tuple(replace(s, path=path) if s is primary else s for s in spec.sources)
-    return await rt.engine.compare(
+    return await rt.orchestrator.compare(
         app, sources=sources, git=LocalOverride(rt.repos, primary.repo_url, root)
     )
 
@@ -239,181 +279,6 @@ async def compare_named(rt: Runtime, name: str, local: Path | None = None) -> Co
 
 def masked_manifests(comparison: Comparison) -> list[Body]:
     return [masking.mask(o) for o in (*comparison.targets.objects, *comparison.targets.hooks)]
-
-
-# ---- operations ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class SyncArgs:
-    prune: bool = False
-    dry_run: bool = False
-    resources: tuple[str, ...] = ()  # GROUP:KIND:NAME
-    revision: str = ""
-    username: str = "cli"
-    timeout: float = 600.0
-    source: dict[str, Any] | None = None
-
-
-def sync_request(args: SyncArgs) -> OperationRequest:
-    try:
-        selectors = tuple(Selector.parse(r) for r in args.resources)
-    except ValueError as exc:
-        raise UseCaseError(str(exc)) from None
-    return OperationRequest(
-        SyncRequest(
-            revision=args.revision,
-            prune=args.prune,
-            dry_run=args.dry_run,
-            resources=selectors,
-            source=args.source,
-        ),
-        InitiatedBy(username=args.username),
-    )
-
-
-async def sync(
-    rt: Runtime, name: str, args: SyncArgs, report: Callable[[StepEvent], None]
-) -> OperationState:
-    app = await get(rt, name)
-    try:
-        return await rt.engine.sync(app.ref, sync_request(args), report, args.timeout)
-    except TimeoutError as exc:
-        raise UseCaseError(str(exc)) from None
-
-
-async def rollback(
-    rt: Runtime, name: str, entry_id: int, args: SyncArgs, report: Callable[[StepEvent], None]
-) -> OperationState:
-    app = await get(rt, name)
-    rolled = rollback_args(app, entry_id, args)
-    return await rt.engine.sync(app.ref, sync_request(rolled), report, args.timeout)
-
-
-def rollback_args(app: Application, entry_id: int, args: SyncArgs) -> SyncArgs:
-    """The sync that re-deploys history entry `entry_id` (its revision and source)."""
-    name = app.ref.name
-    if app.spec.sync_policy.automated is not None:
-        raise UseCaseError(
-            f"application {name} syncs automatically; disable automated sync before rolling back"
-        )
-    entry = histories.find(app.status.get("history") or [], entry_id)
-    if entry is None:
-        raise UseCaseError(f"application {name} has no history entry {entry_id}")
-    sha = ResolvedRevision.parse(str(entry["revision"])).sha
-    source = entry.get("source")
-    return SyncArgs(
-        prune=args.prune,
-        revision=sha,
-        username=args.username,
-        timeout=args.timeout,
-        source=dict(source) if source else None,
-    )
-
-
-@dataclass(frozen=True)
-class WaitFor:
-    synced: bool = False
-    healthy: bool = False
-    operation: bool = False
-
-    def met(self, app: Application) -> bool:
-        status = app.status
-        op = (status.get("operationState") or {}).get("phase")
-        return (
-            (not self.synced or (status.get("sync") or {}).get("status") == "Synced")
-            and (not self.healthy or (status.get("health") or {}).get("status") == "Healthy")
-            and (not self.operation or op in (None, "Succeeded", "Failed", "Error"))
-            and app.operation is None
-        )
-
-
-async def wait(
-    rt: Runtime, name: str, want: WaitFor, timeout: float, refresh: bool = True
-) -> Application:
-    deadline = asyncio.get_running_loop().time() + timeout
-    app = await get(rt, name)
-    while True:
-        if refresh:
-            app = (await rt.engine.refresh(app.ref)).app
-        if want.met(app):
-            return app
-        if asyncio.get_running_loop().time() > deadline:
-            status = app.status
-            raise UseCaseError(
-                f"timed out after {timeout:.0f}s: sync {(status.get('sync') or {}).get('status')}, "
-                f"health {(status.get('health') or {}).get('status')}"
-            )
-        await asyncio.sleep(1.0)
-        app = await get(rt, name)
-
-
-async def delete(
-    rt: Runtime, name: str, cascade: bool, report: Callable[[StepEvent], None]
-) -> list[ResourceKey]:
-    app = await get(rt, name)
-    return await rt.engine.delete(app.ref, cascade, report)
-
-
-def history(app: Application) -> Sequence[dict[str, Any]]:
-    return list(app.status.get("history") or [])
-
-
-# ---- operations requested for the controller (the API server) ------------------------------
-
-
-class OperationInProgress(UseCaseError):
-    """The app already has an operation requested or running; one at a time."""
-
-
-def busy(app: Application) -> bool:
-    state = app.status.get("operationState") or {}
-    return app.operation is not None or state.get("phase") in ("Running", "Terminating")
-
-
-async def _request(rt: Runtime, app: Application, request: OperationRequest) -> OperationRequest:
-    if busy(app):
-        raise OperationInProgress(f"application {app.ref.name} has an operation in progress")
-    await rt.store.request_operation(app.ref, request)
-    return request
-
-
-async def request_sync(rt: Runtime, name: str, args: SyncArgs) -> OperationRequest:
-    """Write the sync request into `.operation`; the controller runs it."""
-    return await _request(rt, await get(rt, name), sync_request(args))
-
-
-async def request_rollback(
-    rt: Runtime, name: str, entry_id: int, args: SyncArgs
-) -> OperationRequest:
-    """Write the rollback to history entry `entry_id` into `.operation`; the controller runs it."""
-    app = await get(rt, name)
-    return await _request(rt, app, sync_request(rollback_args(app, entry_id, args)))
-
-
-def operation_id(app: Application) -> str:
-    return str((app.status.get("operationState") or {}).get("id", ""))
-
-
-async def wait_operation(
-    rt: Runtime, name: str, before: str, timeout: float, interval: float = 0.5
-) -> OperationState | None:
-    """The first finished operation after the one whose id was `before` (None: still pending or
-    running after `timeout` seconds, e.g. because no controller is running)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        app = await get(rt, name)
-        state = Engine.operation_state(app)
-        if (
-            app.operation is None
-            and state is not None
-            and state.id != before
-            and state.phase.completed
-        ):
-            return state
-        if asyncio.get_running_loop().time() > deadline:
-            return None
-        await asyncio.sleep(interval)
 
 
 # ---- spec edits ----------------------------------------------------------------------------
@@ -442,10 +307,44 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 async def update_spec(rt: Runtime, name: str, patch: Mapping[str, Any]) -> Application:
     """Merge `patch` into the app's spec and write it back, guarded by the resourceVersion it
-    was read at (a concurrent edit is an api_errors.Conflict)."""
+    was read at (a concurrent edit is an api_errors.Conflict); admitted as a create is."""
     app = await get(rt, name)
     spec = merge_patch(dict(app.raw_spec), patch)
-    validate_spec(spec)
+    await admit(rt, spec)
     body = {**app.body, "spec": spec}
     body.pop("status", None)
     return Application(await rt.kube.replace(body))
+
+
+# ---- deletion ------------------------------------------------------------------------------
+
+
+async def delete(
+    rt: Runtime,
+    name: str,
+    cascade: bool,
+    where: executions.Execution = executions.Execution.HERE_IF_NO_CONTROLLER,
+    report: Report = ignore,
+) -> Deleted:
+    """Delete the app. With `cascade`, the objects it deployed go first: the resources
+    finalizer makes whoever runs the app (its controller) delete them before the app is gone;
+    with no controller responsible, and `where` allowing it, this process does that at once."""
+    app = await get(rt, name)
+    finalizers = [f for f in app.body["metadata"].get("finalizers") or [] if f != FINALIZER]
+    wanted = [*finalizers, FINALIZER] if cascade else finalizers
+    if wanted != list(app.body["metadata"].get("finalizers") or []):
+        patch = {"metadata": {"finalizers": wanted}}
+        app = await rt.store.patch(app.ref, patch, app.resource_version)
+    await rt.store.delete(app.ref)
+    if not cascade or not await executions.runs_here(rt, app, where):
+        return Deleted(cascade_by_controller=cascade)
+    deleting = await rt.store.get_or_none(app.ref)
+    if deleting is None:
+        return Deleted()
+    return Deleted(await rt.orchestrator.finish_deletion(deleting, report))
+
+
+@dataclass(frozen=True)
+class Deleted:
+    objects: list[ResourceKey] = field(default_factory=list)  # deleted by this process
+    cascade_by_controller: bool = False  # the app's controller deletes what it deployed

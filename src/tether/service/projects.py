@@ -14,9 +14,9 @@ from typing import Any
 
 from tether.cluster import errors as api_errors
 from tether.model.resources import Body
-from tether.policy import projects as policies
-from tether.reconcile import projects as stored
-from tether.reconcile.projects import ProjectStore
+from tether.policy import projectspecs as policies
+from tether.reconcile import admission as stored
+from tether.reconcile.admission import ProjectStore
 from tether.reconcile.targets import TargetError
 from tether.service.apps import UseCaseError
 from tether.service.runtime import Runtime
@@ -53,7 +53,7 @@ def project_spec(opts: CreateOptions) -> dict[str, Any]:
 
 
 def _store(rt: Runtime) -> ProjectStore:
-    return rt.engine.projects
+    return rt.projects
 
 
 async def _existing(rt: Runtime, name: str) -> Body | None:

@@ -1,7 +1,10 @@
-"""Wiring: one place that turns settings into a connected engine (clients, Git cache, stores).
+"""Wiring: one place that turns settings into connections (clients, Git cache) and, for the CLI
+and the API server, an orchestrator that reads the API directly.
 
-The CLI, the controller and the API server all build their engine here, so they reconcile with
-exactly the same components and configuration.
+`connect` opens what every process needs; `Runtime` adds the Application store and the
+orchestrator the use cases in `tether.service` run through. The controller composes its own
+orchestrator from the same connections (with its watch caches, Git poller and watched Projects)
+rather than changing this one, so each process has exactly one.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from tether.cluster import config as cluster_config
 from tether.cluster.client import KubeClient
 from tether.cluster.registry import ClusterRegistry
 from tether.engine import health
+from tether.reconcile.admission import ProjectStore
 from tether.reconcile.apps import AppStore
-from tether.reconcile.engine import Engine
-from tether.reconcile.projects import ProjectStore
+from tether.reconcile.orchestrator import Orchestrator
 from tether.source.kubecredentials import KubeCredentialStore
 from tether.source.options import SourceOptions
 from tether.source.repositories import Repositories
@@ -74,17 +77,17 @@ def cluster_config_for(settings: Settings) -> cluster_config.ClusterConfig:
 
 
 @dataclass(frozen=True)
-class Runtime:
+class Connections:
+    """What every tether process talks through: tether's cluster, the destinations, Git."""
+
     settings: Settings
     kube: KubeClient
-    store: AppStore
     clusters: ClusterRegistry
     repos: Repositories
-    engine: Engine
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def connect(settings: Settings) -> AsyncIterator[Connections]:
     kube = KubeClient(cluster_config_for(settings))
     clusters = ClusterRegistry(kube, settings.namespace)
     repos = Repositories(
@@ -92,13 +95,59 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         credentials=KubeCredentialStore(kube, settings.namespace),
         options=SourceOptions(allow_local=settings.allow_local_repos),
     )
-    store = AppStore(kube)
-    projects = ProjectStore(kube, settings.namespace)  # Projects live in tether's namespace
-    # A diff memo even for one CLI command: the comparison after a sync then reuses what the
-    # applies returned instead of dry-running every object a second time.
-    engine = Engine(store, clusters, repos, settings.health_rules, projects=projects, memos={})
     try:
-        yield Runtime(settings, kube, store, clusters, repos, engine)
+        yield Connections(settings, kube, clusters, repos)
     finally:
         await clusters.aclose()
         await kube.aclose()
+
+
+@dataclass(frozen=True)
+class Runtime:
+    connections: Connections
+    store: AppStore
+    orchestrator: Orchestrator
+
+    @property
+    def settings(self) -> Settings:
+        return self.connections.settings
+
+    @property
+    def kube(self) -> KubeClient:
+        return self.connections.kube
+
+    @property
+    def clusters(self) -> ClusterRegistry:
+        return self.connections.clusters
+
+    @property
+    def repos(self) -> Repositories:
+        return self.connections.repos
+
+    @property
+    def projects(self) -> ProjectStore:
+        return self.orchestrator.projects
+
+
+def direct(connections: Connections) -> Runtime:
+    """The runtime of a CLI command or the API server: every read goes to the API server."""
+    settings = connections.settings
+    store = AppStore(connections.kube)
+    projects = ProjectStore(connections.kube, settings.namespace)  # in tether's namespace
+    # A diff memo even for one CLI command: the comparison after a sync then reuses what the
+    # applies returned instead of dry-running every object a second time.
+    orchestrator = Orchestrator(
+        store,
+        connections.clusters,
+        connections.repos,
+        projects,
+        rules=lambda: settings.health_rules,
+        memos={},
+    )
+    return Runtime(connections, store, orchestrator)
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    async with connect(settings) as connections:
+        yield direct(connections)

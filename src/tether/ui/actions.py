@@ -1,5 +1,5 @@
 """Acting on an application from its page: sync (prune, dry run, chosen resources), roll back,
-and the live stream that shows the operation's progress until it finishes.
+terminate, and the live stream that shows the operation's progress until it finishes.
 
 A sync or rollback is what the API's does, step for step: find the app, open its audit entry,
 require `sync` on it inside the entry (a refusal is recorded as denied), then write the request
@@ -22,7 +22,8 @@ from tether.api.routes.common import app_action, app_object, find_app, require_a
 from tether.api.watch import Change
 from tether.audit.entries import Action as Audited
 from tether.authz.policies import Action, Resource
-from tether.service import apps as use
+from tether.service import operations as ops
+from tether.service.executions import Execution
 from tether.ui import streams, web
 from tether.ui.appdetail import Name, Namespace, status_context
 from tether.ui.web import Viewer
@@ -42,14 +43,13 @@ async def sync(
     resource: Annotated[list[str], Form()] = [],  # noqa: B006 - read, never mutated
 ) -> Response:
     caller = who.caller
-    args = use.SyncArgs(prune=prune, dry_run=dry_run, resources=tuple(resource), username=who.name)
+    args = ops.SyncArgs(prune=prune, dry_run=dry_run, resources=tuple(resource), username=who.name)
     params = {"prune": prune, "dryRun": dry_run, "resources": list(resource), "revision": ""}
     found = await find_app(caller, namespace, name)
     action = app_action(Audited.APP_SYNC, found, f"{namespace}/{name}")
     async with audits.audited(caller, action, params):
         require_app(caller, found, namespace, name, Action.SYNC)
-        use.sync_request(args)  # a malformed resource selector fails here, as a UseCaseError
-        await use.request_sync(caller.services.runtime, name, args)
+        await ops.sync(caller.services.runtime, name, args, Execution.CONTROLLER)
     return await _operation(who, namespace, name)
 
 
@@ -66,8 +66,19 @@ async def rollback(
     action = app_action(Audited.APP_ROLLBACK, found, f"{namespace}/{name}")
     async with audits.audited(caller, action, {"id": id, "prune": prune}):
         require_app(caller, found, namespace, name, Action.SYNC)
-        args = use.SyncArgs(prune=prune, username=who.name)
-        await use.request_rollback(caller.services.runtime, name, id, args)
+        args = ops.SyncArgs(prune=prune, username=who.name)
+        await ops.rollback(caller.services.runtime, name, id, args, Execution.CONTROLLER)
+    return await _operation(who, namespace, name)
+
+
+@router.post("/applications/{namespace}/{name}/terminate")
+async def terminate(namespace: Namespace, name: Name, who: Changer) -> Response:
+    caller = who.caller
+    found = await find_app(caller, namespace, name)
+    action = app_action(Audited.APP_TERMINATE, found, f"{namespace}/{name}")
+    async with audits.audited(caller, action, {}):
+        require_app(caller, found, namespace, name, Action.SYNC)
+        await ops.terminate(caller.services.runtime, name, who.name, Execution.CONTROLLER)
     return await _operation(who, namespace, name)
 
 

@@ -26,7 +26,7 @@ from tether.api.routes.common import app_for, app_object
 from tether.authz.policies import Action, Resource
 from tether.model.resources import ResourceKey
 from tether.reconcile.apps import Application
-from tether.service import apps as use
+from tether.service import operations as ops
 from tether.ui import links, views, web
 from tether.ui.web import Viewer
 
@@ -110,7 +110,7 @@ async def events(namespace: Namespace, name: Name, who: Who) -> Response:
 async def history(namespace: Namespace, name: Name, who: Who) -> Response:
     app = await app_for(who.caller, namespace, name, Action.GET)
     context = status_context(who, app)
-    entries = list(reversed(use.history(app)))
+    entries = list(reversed(ops.history(app)))
     return web.render("_history.html", entries=entries, viewer=who, **context)
 
 

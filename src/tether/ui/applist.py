@@ -24,6 +24,7 @@ from tether.api import summaries
 from tether.api.summaries import Summary
 from tether.api.watch import Change
 from tether.authz.policies import Action, Resource
+from tether.service import apps as use
 from tether.ui import streams, views, web
 from tether.ui.web import Viewer
 
@@ -41,7 +42,7 @@ async def visible_summaries(who: Viewer) -> list[Summary]:
     if watch.ready:
         apps = watch.apps()
     else:  # the watch has not listed yet: read the API once
-        found = await services.runtime.store.list(services.namespace)
+        found = await use.list_apps(services.runtime)
         apps = [summaries.summary(a.body) for a in found]
     return who.caller.visible(Resource.APPLICATIONS, apps, summaries.app_object)
 

@@ -25,9 +25,8 @@ from tether.api.routes.common import (
 )
 from tether.audit.entries import Action as Audited
 from tether.authz.policies import Action, Resource
-from tether.controller.reconciler import FINALIZER
-from tether.model.app import parse_spec
 from tether.service import apps as use
+from tether.service.executions import Execution
 
 router = APIRouter(prefix=PREFIX, tags=["applications"], responses=PROBLEMS)
 Strings = Annotated[list[str], Query()]
@@ -71,8 +70,7 @@ async def _summaries(who: Caller) -> list[summaries.Summary]:
     watch = who.services.apps
     if watch.ready:
         return watch.apps()
-    store = who.services.runtime.store
-    return [summaries.summary(a.body) for a in await store.list(who.services.namespace)]
+    return [summaries.summary(a.body) for a in await use.list_apps(who.services.runtime)]
 
 
 @router.post("/applications", status_code=201)
@@ -93,11 +91,11 @@ async def create_application(
         existing = await find_app(who, who.services.namespace, name)
         if existing is not None and upsert:
             require_app(who, existing, who.services.namespace, name, Action.UPDATE)
-        use.validate_spec(spec)
-        await who.services.runtime.engine.projects.admit(parse_spec(spec))
         manifest = _manifest(who.services.namespace, body)
         try:
             created = await use.create_body(who.services.runtime, manifest, upsert)
+        except use.Refused:
+            raise
         except use.UseCaseError as exc:
             raise Problem(409, str(exc), "conflict") from None
     return shown(created.body)
@@ -141,9 +139,7 @@ async def update_application(
         if moved_to != app_object(app)[0]:
             target = f"{moved_to}/{name}"
             who.require_new(Resource.APPLICATIONS, Action.UPDATE, target, f"application {target}")
-        use.validate_spec(merged)
-        await who.services.runtime.engine.projects.admit(parse_spec(merged))  # as create does
-        updated = await use.update_spec(who.services.runtime, name, body.spec)
+        updated = await use.update_spec(who.services.runtime, name, body.spec)  # admitted
     return shown(updated.body)
 
 
@@ -159,12 +155,6 @@ async def delete_application(
     found = await find_app(who, namespace, name)
     action = app_action(Audited.APP_DELETE, found, f"{namespace}/{name}")
     async with audits.audited(who, action, {"cascade": cascade}):
-        app = require_app(who, found, namespace, name, Action.DELETE)
-        finalizers = [f for f in app.body["metadata"].get("finalizers") or [] if f != FINALIZER]
-        wanted = [*finalizers, FINALIZER] if cascade else finalizers
-        store = who.services.runtime.store
-        if wanted != list(app.body["metadata"].get("finalizers") or []):
-            rv = app.body["metadata"]["resourceVersion"]
-            await store.patch(app.ref, {"metadata": {"finalizers": wanted, "resourceVersion": rv}})
-        await store.delete(app.ref)
+        require_app(who, found, namespace, name, Action.DELETE)
+        await use.delete(who.services.runtime, name, cascade, Execution.CONTROLLER)
     return Response(status_code=204)

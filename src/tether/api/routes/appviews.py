@@ -17,9 +17,9 @@ from tether.api.problems import not_found
 from tether.api.routes.common import PREFIX, PROBLEMS, Name, Namespace, app_for, shown
 from tether.authz.policies import Action
 from tether.engine import masking
+from tether.engine.comparisons import Comparison, ResourceState, diff_summary
 from tether.model.resources import ResourceKey
 from tether.reconcile.apps import Application
-from tether.reconcile.compare import Comparison, ResourceState, diff_summary
 from tether.service import apps as use
 
 router = APIRouter(prefix=PREFIX, tags=["applications"], responses=PROBLEMS)
@@ -62,7 +62,7 @@ async def application_manifests(namespace: Namespace, name: Name, who: Reader) -
 
 async def _tree(who: Caller, app: Application) -> trees.Tree:
     rt = who.services.runtime
-    dest = await rt.engine.destination(app.spec)
+    dest = await use.destination(rt, app)
     resources = app.status.get("resources") or []
     return await trees.build(
         dest, resources, rt.settings.health_rules, who.services.settings.tree_limit
@@ -82,7 +82,7 @@ async def application_events(namespace: Namespace, name: Name, who: Reader) -> d
     app = await app_for(who, namespace, name, Action.GET)
     tree = await _tree(who, app)
     rt = who.services.runtime
-    dest = await rt.engine.destination(app.spec)
+    dest = await use.destination(rt, app)
     limit = who.services.settings.events_limit
     return {"items": await kubeevents.for_app(rt.kube, dest, app.body, tree.nodes, limit)}
 

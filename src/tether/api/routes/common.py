@@ -12,8 +12,8 @@ from tether.api.access import Caller
 from tether.api.models import NAME, Problem
 from tether.api.problems import not_found
 from tether.authz.policies import Action, Resource
-from tether.engine.tracking import AppRef
 from tether.reconcile.apps import Application
+from tether.service import apps as use
 
 PREFIX = "/api/v1"
 _ERRORS = {
@@ -43,7 +43,7 @@ async def find_app(who: Caller, namespace: str, name: str) -> Application | None
     """The app, or None if it does not exist (or lives outside the server's namespace)."""
     if namespace != who.services.namespace:
         return None
-    return await who.services.runtime.store.get_or_none(AppRef(namespace, name))
+    return await use.find(who.services.runtime, name)
 
 
 def require_app(

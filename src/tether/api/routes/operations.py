@@ -1,10 +1,11 @@
 """Operations on an Application: sync, roll back, and the history of what was deployed.
 
-The API server does not run syncs. It writes the request into the app's `.operation` (the
-service layer's `request_sync`/`request_rollback`) and answers 202; the controller, which owns
-the app through its shard lease, runs it. Running it here as well would give an app two
-executors whenever a controller is up. `?wait=true` waits (up to `timeout` seconds) for the
-controller to finish and answers 200 with the final operation state, or 202 if it has not.
+The API server does not run operations. It writes the request into the app's `.operation`
+(`service.operations`, with `Execution.CONTROLLER`) and answers 202; the controller responsible
+for the app runs it. Running it here as well would give an app two executors whenever a
+controller is up. `?wait=true` waits (up to `timeout` seconds) for the controller to finish and
+answers 200 with the final operation state, or 202 if it has not. A terminate asks the running
+operation to stop at its next step boundary.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 
 from tether.api import audits
 from tether.api.access import Caller, caller, changing_caller
-from tether.api.models import History, OperationAccepted, ResourceSelector, RollbackBody, SyncBody
+from tether.api.models import (
+    History,
+    OperationAccepted,
+    ResourceSelector,
+    RollbackBody,
+    SyncBody,
+    Terminated,
+)
 from tether.api.routes.common import (
     PREFIX,
     PROBLEMS,
@@ -28,8 +36,8 @@ from tether.api.routes.common import (
 )
 from tether.audit.entries import Action as Audited
 from tether.authz.policies import Action
-from tether.engine.operation import OperationRequest
-from tether.service import apps as use
+from tether.service import operations as ops
+from tether.service.executions import Execution
 
 router = APIRouter(prefix=PREFIX, tags=["applications"], responses=PROBLEMS)
 _ACCEPTED: dict[int | str, dict[str, Any]] = {
@@ -61,7 +69,7 @@ async def sync_application(
 ) -> dict[str, Any]:
     """Request a sync (prune, dry run, a subset of resources, another revision)."""
     options = body or SyncBody()
-    args = use.SyncArgs(
+    args = ops.SyncArgs(
         prune=options.prune,
         dry_run=options.dryRun,
         resources=tuple(_selector(r) for r in options.resources),
@@ -71,10 +79,9 @@ async def sync_application(
     found = await find_app(who, namespace, name)
     action = app_action(Audited.APP_SYNC, found, f"{namespace}/{name}")
     async with audits.audited(who, action, options.model_dump()):
-        app = require_app(who, found, namespace, name, Action.SYNC)
-        before = use.operation_id(app)
-        request = await use.request_sync(who.services.runtime, name, args)
-    return await _answer(who, name, request, before, response, wait, timeout)
+        require_app(who, found, namespace, name, Action.SYNC)
+        requested = await ops.sync(who.services.runtime, name, args, Execution.CONTROLLER)
+    return await _answer(who, requested, response, wait, timeout)
 
 
 @router.post(
@@ -96,27 +103,41 @@ async def rollback_application(
     found = await find_app(who, namespace, name)
     action = app_action(Audited.APP_ROLLBACK, found, f"{namespace}/{name}")
     async with audits.audited(who, action, body.model_dump()):
-        app = require_app(who, found, namespace, name, Action.SYNC)
-        before = use.operation_id(app)
-        args = use.SyncArgs(prune=body.prune, username=who.principal.name)
-        request = await use.request_rollback(who.services.runtime, name, body.id, args)
-    return await _answer(who, name, request, before, response, wait, timeout)
+        require_app(who, found, namespace, name, Action.SYNC)
+        args = ops.SyncArgs(prune=body.prune, username=who.principal.name)
+        rt = who.services.runtime
+        requested = await ops.rollback(rt, name, body.id, args, Execution.CONTROLLER)
+    return await _answer(who, requested, response, wait, timeout)
+
+
+@router.post("/applications/{namespace}/{name}/terminate", response_model=Terminated)
+async def terminate_operation(
+    namespace: Namespace, name: Name, who: Annotated[Caller, Depends(changing_caller)]
+) -> dict[str, Any]:
+    """Stop the running operation at its next step boundary (its running hooks are deleted);
+    a requested operation that has not started is withdrawn."""
+    found = await find_app(who, namespace, name)
+    action = app_action(Audited.APP_TERMINATE, found, f"{namespace}/{name}")
+    async with audits.audited(who, action, {}):
+        require_app(who, found, namespace, name, Action.SYNC)
+        rt = who.services.runtime
+        detail = await ops.terminate(rt, name, who.principal.name, Execution.CONTROLLER)
+    return {"application": name, "detail": detail}
 
 
 async def _answer(
     who: Caller,
-    name: str,
-    request: OperationRequest,
-    before: str,
+    requested: ops.Requested,
     response: Response,
     wait: bool,
     timeout: float | None,
 ) -> dict[str, Any]:
-    answer: dict[str, Any] = {"application": name, "operation": request.to_dict()}
+    name = requested.application
+    answer: dict[str, Any] = {"application": name, "operation": requested.request.to_dict()}
     if not wait:
         return answer
     limit = timeout or who.services.settings.wait_timeout
-    state = await use.wait_operation(who.services.runtime, name, before, limit)
+    state = await ops.follow(who.services.runtime, name, requested.before, limit)
     if state is not None:
         response.status_code = 200
         answer.update(state=state.to_dict(), finished=True)
@@ -129,4 +150,4 @@ async def application_history(
 ) -> dict[str, Any]:
     """Past successful syncs, oldest first (ids for rollback)."""
     app = await app_for(who, namespace, name, Action.GET)
-    return {"items": list(use.history(app))}
+    return {"items": list(ops.history(app))}

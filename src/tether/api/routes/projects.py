@@ -21,7 +21,7 @@ P = Resource.PROJECTS
 
 
 async def _find(who: Caller, name: str) -> Body | None:
-    return await who.services.runtime.engine.projects.get(name)
+    return await who.services.runtime.projects.get(name)
 
 
 def _require(who: Caller, found: Body | None, name: str, action: Action) -> Body:

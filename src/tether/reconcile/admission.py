@@ -21,15 +21,16 @@ from typing import Any
 
 from tether import crds
 from tether.cluster import errors as api_errors
-from tether.cluster.client import KubeClient
+from tether.cluster.api import KubeAPI
 from tether.engine.conditions import Reason
 from tether.engine.tracking import AppRef
 from tether.model.app import DEFAULT_PROJECT, AppSpec
 from tether.model.resources import Body, ResourceKey
+from tether.model.targets import Targets
 from tether.policy import accounts, violations, windows
-from tether.policy import projects as policies
-from tether.policy.projects import ProjectSpec
-from tether.reconcile.targets import TargetError, Targets
+from tether.policy import projectspecs as policies
+from tether.policy.projectspecs import ProjectSpec
+from tether.reconcile.targets import TargetError
 
 KIND = "Project"
 FIELD_MANAGER = "tether"
@@ -51,7 +52,7 @@ def _denied(message: str) -> TargetError:
 class ProjectStore:
     """Projects in tether's namespace on the management cluster."""
 
-    def __init__(self, kube: KubeClient, namespace: str) -> None:
+    def __init__(self, kube: KubeAPI, namespace: str) -> None:
         self.kube = kube
         self.namespace = namespace
 
@@ -127,7 +128,7 @@ def enforce(project: ProjectSpec, spec: AppSpec, targets: Targets) -> None:
     refuse(project, violations.check(project, spec, objects, scopes_of(objects)))
 
 
-def writer(project: ProjectSpec, spec: AppSpec, dest: KubeClient) -> KubeClient:
+def writer(project: ProjectSpec, spec: AppSpec, dest: KubeAPI) -> KubeAPI:
     """The client every write to the destination goes through: `dest` itself, or `dest`
     impersonating the project's service account for this destination."""
     try:
