@@ -26,7 +26,7 @@ from tether.model.app import AppSpec, Source
 from tether.model.resources import ResourceKey
 from tether.policy.projects import ProjectSpec
 from tether.reconcile import compare as comparing
-from tether.reconcile import projects, syncing
+from tether.reconcile import orphans, projects, syncing
 from tether.reconcile import status as statuses
 from tether.reconcile import targets as targeting
 from tether.reconcile.apps import Application, AppStore
@@ -183,7 +183,8 @@ class Engine:
             if adopted is not None:
                 status["inventory"] = adopted
         updates = statuses.conditions_for(app, comparison, operation, error)
-        return statuses.with_conditions(app, status, updates, self.now()), comparison, error
+        status = statuses.with_conditions(app, status, updates, self.now())
+        return await orphans.noted(self, app, comparison, status), comparison, error
 
     async def refresh(
         self, ref: AppRef, app: Application | None = None, write: bool = True
