@@ -230,6 +230,18 @@ def _print_app(found: Application, wide: bool) -> None:
         ]
         table.add_row(*row, *([health.get("message", "")] if wide else []))
     out.print(table)
+    _print_orphans(status.get("orphanedResources") or [])
+
+
+def _print_orphans(orphans: list[dict[str, Any]]) -> None:
+    """The project's orphaned-resource warning, object by object (nothing when there are none)."""
+    if not orphans:
+        return
+    out.print(f"orphaned resources ({len(orphans)}): in the destination namespace, no app tracks")
+    table = Table("GROUP", "KIND", "NAMESPACE", "NAME", box=None)
+    for o in orphans:
+        table.add_row(o.get("group", ""), o.get("kind", ""), o.get("namespace", ""), o["name"])
+    out.print(table)
 
 
 @app.command()

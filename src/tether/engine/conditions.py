@@ -17,6 +17,8 @@ class ConditionType(StrEnum):
     READY = "Ready"
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
+    # A warning beside kstatus: set while there are orphans, removed (see `without`) after.
+    ORPHANED_RESOURCE_WARNING = "OrphanedResourceWarning"
 
 
 class Reason(StrEnum):
@@ -35,6 +37,7 @@ class Reason(StrEnum):
     PROJECT_DENIED = "ProjectDenied"
     DELETING = "Deleting"
     INTERNAL_ERROR = "InternalError"  # a failure nobody anticipated: a bug, reported not hidden
+    ORPHANED_RESOURCES = "OrphanedResources"
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,8 @@ class Condition:
 def merge(
     existing: Iterable[Mapping[str, Any]], updates: Iterable[Condition], now: str, generation: int
 ) -> list[dict[str, Any]]:
-    """Existing conditions with `updates` applied; absent types are removed only if updated to
-    False. Ready comes first, then Reconciling, Stalled, then anything else."""
+    """Existing conditions with `updates` applied; types not updated are kept as they are (see
+    `without` for dropping one). Ready comes first, then Reconciling, Stalled, then the rest."""
     by_type = {str(c.get("type")): dict(c) for c in existing}
     for cond in updates:
         old = by_type.get(cond.type)
@@ -73,6 +76,11 @@ def merge(
         by_type.values(),
         key=lambda c: (order.index(c["type"]) if c["type"] in order else 99, c["type"]),
     )
+
+
+def without(conditions: Iterable[Mapping[str, Any]], type_: ConditionType) -> list[dict[str, Any]]:
+    """The conditions but the one of `type_`: how a warning that no longer holds leaves."""
+    return [dict(c) for c in conditions if c.get("type") != type_]
 
 
 def find(conditions: Iterable[Mapping[str, Any]], type_: ConditionType) -> Mapping[str, Any] | None:

@@ -115,8 +115,25 @@ class DestinationServiceAccount:
 
 
 @dataclass(frozen=True)
+class OrphanIgnore:
+    """An `orphanedResources.ignore` entry: globs; an empty kind or name matches any."""
+
+    group: str = ""
+    kind: str = ""
+    name: str = ""
+
+    def matches(self, group: str, kind: str, name: str) -> bool:
+        return (
+            globs.matches(self.group, group)
+            and (not self.kind or globs.matches(self.kind, kind))
+            and (not self.name or globs.matches(self.name, name))
+        )
+
+
+@dataclass(frozen=True)
 class OrphanedResources:
     warn: bool = False
+    ignore: tuple[OrphanIgnore, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,6 +233,14 @@ def _service_account(index: int, raw: Mapping[str, Any]) -> DestinationServiceAc
     )
 
 
+def _orphaned(raw: Mapping[str, Any]) -> OrphanedResources:
+    ignore = tuple(
+        OrphanIgnore(str(e.get("group", "")), str(e.get("kind", "")), str(e.get("name", "")))
+        for e in raw.get("ignore") or ()
+    )
+    return OrphanedResources(bool(raw.get("warn", False)), ignore)
+
+
 def parse(name: str, spec: Mapping[str, Any]) -> ProjectSpec:
     """The Project `name` from its spec; ValueError names the first invalid field."""
     orphaned = spec.get("orphanedResources")
@@ -237,9 +262,7 @@ def parse(name: str, spec: Mapping[str, Any]) -> ProjectSpec:
             _service_account(i, a)
             for i, a in enumerate(spec.get("destinationServiceAccounts") or ())
         ),
-        orphaned_resources=OrphanedResources(bool(orphaned.get("warn", False)))
-        if orphaned is not None
-        else None,
+        orphaned_resources=_orphaned(orphaned) if orphaned is not None else None,
     )
 
 

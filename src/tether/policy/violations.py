@@ -154,6 +154,11 @@ def _kind_violation(project: ProjectSpec, key: ResourceKey, namespaced: bool) ->
     return None
 
 
+def kind_permitted(project: ProjectSpec, key: ResourceKey, namespaced: bool) -> bool:
+    """Whether the project lets its apps deploy objects of this kind."""
+    return _kind_violation(project, key, namespaced) is None
+
+
 def _namespace_violation(project: ProjectSpec, cluster: str, key: ResourceKey) -> Violation | None:
     """A namespaced object's namespace, and a Namespace object's name, must be destinations."""
     namespace = key.name if (key.group, key.kind) == ("", "Namespace") else key.namespace

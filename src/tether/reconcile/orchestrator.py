@@ -41,7 +41,7 @@ from tether.model.resources import ResourceKey
 from tether.model.revisions import ResolvedRevision
 from tether.model.targets import primary_index
 from tether.policy.projectspecs import ProjectSpec
-from tether.reconcile import admission
+from tether.reconcile import admission, orphans
 from tether.reconcile import compare as comparing
 from tether.reconcile import status as statuses
 from tether.reconcile import targets as targeting
@@ -200,6 +200,8 @@ class Orchestrator:
         self.live_for = live_for  # the controller's watch caches; None reads the API directly
         self.memos = memos  # per-app diff memos (a CLI command keeps one for its own run)
         self.after_persist = after_persist  # told after every operation-state write
+        # The controller compares far more often than a CLI: there, listings of orphans are reused.
+        self.orphans = orphans.Orphans(projects, self.destination, reuse=live_for is not None)
 
     def now(self) -> str:
         return times.stamp(self.clock())
@@ -211,6 +213,7 @@ class Orchestrator:
         """Drop what is remembered about an app (deleted, or a hard refresh)."""
         if self.memos is not None:
             self.memos.pop(ref, None)
+        self.orphans.forget(ref)
 
     async def age_keys(self) -> AgeKeys:
         """The age keys for SOPS-encrypted manifests: the Secret `tether-sops` in tether's
@@ -303,7 +306,8 @@ class Orchestrator:
             if adopted is not None:
                 status["inventory"] = adopted
         updates = statuses.conditions_for(app, comparison, operation, error)
-        return statuses.with_conditions(app, status, updates, now), comparison, error
+        status = statuses.with_conditions(app, status, updates, now)
+        return await self.orphans.noted(app, comparison, status, now), comparison, error
 
     async def refresh(
         self, ref: AppRef, app: Application | None = None, write: bool = True

@@ -98,7 +98,8 @@ _GONE = (
 def _live_panels(context: dict[str, object]) -> str:
     status = web.templates.get_template("_status.html").render(**context)
     operation = web.templates.get_template("_operation.html").render(**context)
-    return status + "\n" + operation
+    orphaned = web.templates.get_template("_orphaned.html").render(**context)
+    return status + "\n" + operation + "\n" + orphaned
 
 
 @router.get("/ui/stream/applications/{namespace}/{name}")

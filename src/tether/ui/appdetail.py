@@ -1,7 +1,8 @@
 """One application's page, and the panels htmx loads into it.
 
 The page shows the app's status (sync, health, revision, source, destination), its conditions
-and last error in plain words, the operation in progress, and tabs: the resource tree, the diff,
+and last error in plain words, the operation in progress, the orphaned resources its project
+warns of, and tabs: the resource tree, the diff,
 Events and history. A tree node opens the object's live manifest and its diff. The panels render
 the API's own answers (the route functions of `tether.api.routes.appviews`, called directly), so
 the UI shows exactly what `GET /api/v1/applications/...` would, masking of Secret values
@@ -65,6 +66,7 @@ def status_context(who: Viewer, app: Application) -> dict[str, Any]:
         "automated": bool((spec.get("syncPolicy") or {}).get("automated")),
         "may_sync": who.may(Resource.APPLICATIONS, Action.SYNC, obj),
         "resources": status.get("resources") or [],
+        "orphaned": status.get("orphanedResources") or [],
     }
 
 
