@@ -80,6 +80,25 @@ async def _assert_nothing_changed(
             "RenderFailed",
             "cm.yaml",
         ),
+        (
+            "crd-without-names",
+            {
+                "app/crd.yaml": "apiVersion: apiextensions.k8s.io/v1\n"
+                "kind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\n"
+                "spec: {scope: Namespaced}\n"
+            },
+            "RenderFailed",
+            "has no spec.group and spec.names.kind",
+        ),
+        (
+            "unknown-sync-option",
+            {
+                "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep-me, "
+                "annotations: {tether.dev/sync-options: Prune=flase}}\n"
+            },
+            "RenderFailed",
+            "Prune must be true or false",
+        ),
     ],
 )
 async def test_render_failure_applies_and_prunes_nothing(

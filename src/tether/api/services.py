@@ -28,7 +28,7 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class Services:
     settings: ServerSettings
-    runtime: Runtime  # kube client, app store, cluster registry, Git, engine (tether.service)
+    runtime: Runtime  # kube client, app store, cluster registry, Git, orchestrator (tether.service)
     authn: AuditingAuthenticator  # who is asking (tether.auth), logins audited
     policies: PolicyLoader  # `await policies.authorizer()`: what they may do (tether.authz)
     audit: AuditLog | None  # where user actions are recorded (None: not recorded)

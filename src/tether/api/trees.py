@@ -5,7 +5,7 @@ destination cluster. Children are found by ownerReferences, for the kinds whose 
 to a person looking at a rollout (Deployment → ReplicaSet → Pod, StatefulSet/DaemonSet/Job →
 Pod, CronJob → Job): one list per parent, narrowed by the parent's label selector and capped,
 then kept only if the child names the parent's uid as its owner. Every node carries the health
-tether's engine assesses for it. The whole tree is bounded by `limit` nodes.
+tether's health checks (`engine.health`) assess for it. The whole tree is bounded by `limit` nodes.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Built from what the controller has at hand (the Application as it stands after the operation,
 the operation's state, who changed drifted objects), working on the raw Application so this
-module depends only on the engine's operation values.
+module depends only on the operation values of `engine.operation`.
 """
 
 from __future__ import annotations

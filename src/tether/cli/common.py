@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import typer
+from rich.markup import escape
 
 from tether.cli.progress import console
 from tether.cluster import errors as api_errors
+from tether.failures import internal_error
 from tether.service.apps import UseCaseError
 from tether.service.runtime import Runtime, Settings, open_runtime
 
 T = TypeVar("T")
+DEBUG_ENV = "TETHER_DEBUG"
 
 
 @dataclass
@@ -54,7 +58,8 @@ def settings() -> Settings:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", soft_wrap=True, highlight=False, markup=True)
+    # The message is data (a file name may hold "[...]"), never markup.
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
     return typer.Exit(code)
 
 
@@ -75,3 +80,9 @@ def run(use_case: Callable[[Runtime], Awaitable[T]], error_code: int = 1) -> T:
         raise fail(f"{exc}; is tether installed (`tether install`)?", error_code) from None
     except (OSError, ValueError) as exc:
         raise fail(str(exc), error_code) from None
+    except Exception as exc:  # a bug: one line for the user, the traceback only when asked for
+        if os.environ.get(DEBUG_ENV):
+            raise
+        raise fail(
+            f"{internal_error(exc)} (set {DEBUG_ENV}=1 for the traceback)", error_code
+        ) from None

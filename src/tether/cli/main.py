@@ -9,11 +9,13 @@ controller and the auth layer pull in FastAPI, SQLAlchemy and more, and `tether 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
 
 from tether import __version__
+from tether.failures import internal_error
 
 # name -> (module, attribute, kind): a Typer group or a single command function.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -64,7 +66,17 @@ def _wanted(argv: list[str]) -> str | None:
 
 
 def main() -> None:
-    build(_wanted(sys.argv))()
+    """The `tether` command. An error no command turned into a message is still one line (with
+    TETHER_DEBUG=1, the traceback): a traceback shown to a user is a bug's second symptom."""
+    try:
+        build(_wanted(sys.argv))()  # usage errors and exits end here as SystemExit, as always
+    except Exception as exc:
+        if os.environ.get("TETHER_DEBUG"):
+            raise
+        print(
+            f"error: {internal_error(exc)} (set TETHER_DEBUG=1 for the traceback)", file=sys.stderr
+        )
+        sys.exit(1)
 
 
 def __getattr__(name: str) -> typer.Typer:

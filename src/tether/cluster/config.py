@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lightkube.config.client_adapter import verify_cluster
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
+from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,10 @@ def from_single(single: SingleConfig, name: str) -> ClusterConfig:
 
 
 def from_kubeconfig(path: str | Path, context: str | None = None) -> ClusterConfig:
-    kube = KubeConfig.from_file(str(path))
+    try:
+        kube = KubeConfig.from_file(str(path))
+    except LightkubeConfigError as exc:  # a missing or unreadable file: say which, in one line
+        raise ValueError(f"kubeconfig {path}: {exc}") from None
     single = kube.get(context_name=context)
     if single is None:
         raise ValueError(f"kubeconfig {path} has no context {context or '(current)'}")
@@ -66,6 +70,9 @@ def from_kubeconfig(path: str | Path, context: str | None = None) -> ClusterConf
 
 
 def in_cluster() -> ClusterConfig:
-    single = KubeConfig.from_service_account().get()
+    try:
+        single = KubeConfig.from_service_account().get()
+    except LightkubeConfigError as exc:
+        raise ValueError(f"no kubeconfig found, and not in a cluster ({exc})") from None
     assert single is not None  # a service-account config always has its one context
     return from_single(single, "in-cluster")

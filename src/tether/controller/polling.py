@@ -2,8 +2,8 @@
 apps use it, and the answers reused to resolve every app's revision without asking again.
 
 The poller is also how a webhook push takes effect at once (`refresh_now`), and it is the
-SourceBackend the controller's engine uses (`PolledSource`), so resolving a branch for 1000 apps
-costs a dictionary lookup.
+SourceBackend the controller's orchestrator uses (`PolledSource`), so resolving a branch for
+1000 apps costs a dictionary lookup.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reconciling one Application in the controller: the decisions around the engine's steps.
+"""Reconciling one Application in the controller: the decisions around the orchestrator's steps.
 
 Read top to bottom: skip apps this replica does not own; finish a deletion; honour a refresh
 request; continue a running operation; otherwise refresh (cheap when nothing changed: cached

@@ -1,7 +1,7 @@
 """tether's CustomResourceDefinitions, shipped as package data so an installed tether has them.
 
 The YAML files here are the single source for the API schema: the CLI installs them, the install
-manifests under deploy/ are generated from them, and the engine parses the same field names.
+manifests under deploy/ are generated from them, and `model.app` parses the same field names.
 """
 
 from __future__ import annotations

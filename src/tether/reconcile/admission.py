@@ -1,7 +1,7 @@
 """Projects at run time: reading an app's Project and turning its rules into refusals and an
 identity for writes.
 
-Before the engine writes anything to a destination (a dry run included) it asks three things:
+Before the orchestrator writes anything to a destination (a dry run included) it asks three things:
 may this app be fetched and deployed at all (`ProjectStore.admit`: the Project is read from
 tether's namespace, and its sources, destination and service account are checked), may these
 rendered objects be applied (`enforce`), and as whom (`writer`). A refusal is a TargetError with
@@ -81,7 +81,7 @@ class ProjectStore:
         body = manifest(self.namespace, DEFAULT_PROJECT, policies.PERMISSIVE_SPEC)
         try:
             return await self.kube.create(body)
-        except api_errors.AlreadyExists:  # another engine created it first: use theirs
+        except api_errors.AlreadyExists:  # another process created it first: use theirs
             return await self.kube.get(crds.API_VERSION, KIND, DEFAULT_PROJECT, self.namespace)
         except api_errors.ApiError as exc:
             raise TargetError(

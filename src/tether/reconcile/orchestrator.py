@@ -35,6 +35,7 @@ from tether.engine.sync import plans
 from tether.engine.sync.plans import Plan, Unplanned
 from tether.engine.sync.stages import Stage
 from tether.engine.tracking import AppRef
+from tether.failures import internal_error
 from tether.model import times
 from tether.model.app import AppSpec, Source, parse_source
 from tether.model.resources import ResourceKey
@@ -110,12 +111,6 @@ def refused(request: OperationRequest, message: str, now: str) -> OperationState
         message=message,
         finished_at=now,
     )
-
-
-def internal_error(exc: BaseException) -> str:
-    """One line for an error nobody anticipated: its type and message, never a traceback."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"internal error: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 class _Cursor:

@@ -167,7 +167,7 @@ async def _decrypt_all(
     names = [str(ResourceKey.of(await _place(m, scopes, namespace))) for m in encrypted]
     try:
         if keys is None:
-            raise sops.SecretError("no age keys are configured for this engine")
+            raise sops.SecretError("no age keys are configured here")
         age = await keys()
     except sops.SecretError as exc:
         message = f"cannot decrypt {', '.join(names)}: {exc}"
@@ -186,6 +186,22 @@ async def _decrypt(obj: Body, age: sops.AgeKeys, name: str) -> Body:
             f"{ResourceKey.of(obj)}: "
         )  # sops names it as written in Git; we name it as placed
         raise TargetError(Reason.RENDER_FAILED, f"{name}: {reason}", stalled=True) from exc
+
+
+def _check_crds(manifests: Sequence[Body]) -> None:
+    """A CustomResourceDefinition names the kind it serves: placement and comparison read
+    `spec.group` and `spec.names.kind` of every one rendered, so a CRD without them is refused
+    here, as a render error, not a crash later."""
+    for crd in manifests:
+        if crd.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = crd.get("spec")
+        names = spec.get("names") if isinstance(spec, dict) else None
+        group = spec.get("group") if isinstance(spec, dict) else None
+        kind = names.get("kind") if isinstance(names, dict) else None
+        if not (isinstance(group, str) and group and isinstance(kind, str) and kind):
+            message = f"{ResourceKey.of(crd)} has no spec.group and spec.names.kind"
+            raise TargetError(Reason.RENDER_FAILED, message, stalled=True)
 
 
 def _options(obj: Body) -> resource_options.ResourceOptions:
@@ -280,6 +296,7 @@ async def _build(
         ) from exc
     context = render.RenderContext(app.name, namespace, kube_version, api_versions)
     manifests = await _render_all(sources, snapshots, context)
+    _check_crds(manifests)
     scopes = _Scopes(dest, manifests)
     manifests = await _decrypt_all(manifests, keys, scopes, namespace)
     placed = [await _place(m, scopes, namespace) for m in manifests]

@@ -5,7 +5,7 @@ source path inside the snapshot; decide the source type; render in a private tem
 directory under one deadline (plain files parsed here, kustomize or helm run as bounded
 subprocesses); store the result. Every failure is a RenderError naming the path at fault.
 Rendered bodies are returned exactly as the files or tools produced them: namespaces, tracking
-labels and other defaults are the engine's business, because they need discovery data.
+labels and other defaults are the reconcile pipeline's business, because they need discovery data.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The outcome of one render: the manifests, how they were produced, and whether it was cached.
 
 `manifests` is a tuple shared with the render cache: a cache hit returns the very same tuple and
-dicts, so callers must treat the bodies as read-only and copy before changing them (the engine
-adds namespaces and tracking labels to its own copies).
+dicts, so callers must treat the bodies as read-only and copy before changing them (the
+reconcile pipeline adds namespaces and tracking labels to its own copies).
 """
 
 from __future__ import annotations

@@ -285,7 +285,7 @@ def masked_manifests(comparison: Comparison) -> list[Body]:
 
 
 def validate_spec(spec: Mapping[str, Any]) -> None:
-    """Refuse a spec the engine could not parse, with the parser's reason."""
+    """Refuse a spec tether could not parse, with the parser's reason."""
     try:
         parse_spec(spec)
     except Exception as exc:  # arbitrary client JSON: any parse failure is the client's error

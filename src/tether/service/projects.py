@@ -1,9 +1,9 @@
 """Project use cases: create, inspect, list and delete Projects, and widen what one permits.
 
 Projects live in tether's namespace (the runtime's `Settings.namespace`), read and written through
-the engine's ProjectStore so the CLI and the engine agree on where they are. Edits of a list
-(`add_destination`, `add_source`) replace the object with its resourceVersion and retry on a
-conflict, so two edits at once never lose one another.
+the orchestrator's ProjectStore so the CLI and the controller agree on where they are. Edits of
+a list (`add_destination`, `add_source`) replace the object with its resourceVersion and retry
+on a conflict, so two edits at once never lose one another.
 """
 
 from __future__ import annotations

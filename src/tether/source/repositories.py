@@ -1,4 +1,4 @@
-"""The Git boundary as the sync engine sees it: resolve a revision, get a snapshot of it.
+"""The Git boundary as the reconcile pipeline sees it: resolve a revision, get a snapshot of it.
 
     repos = Repositories(cache_dir, credentials=KubeCredentialStore(kube, "tether"))
     snap = await repos.snapshot(source.repo_url, source.target_revision)

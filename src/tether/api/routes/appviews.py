@@ -1,7 +1,7 @@
 """Looking into an Application: diff, rendered manifests, resource tree, Events, one resource.
 
-Everything shown here passes through the engine's masking first: Secret values never leave the
-server, in a diff, a manifest or a live object.
+Everything shown here passes through the pure core's masking (`engine.masking`) first: Secret
+values never leave the server, in a diff, a manifest or a live object.
 """
 
 from __future__ import annotations
