@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +234,7 @@ def _print_app(found: Application, wide: bool) -> None:
     _print_orphans(status.get("orphanedResources") or [])
 
 
-def _print_orphans(orphans: list[dict[str, Any]]) -> None:
+def _print_orphans(orphans: Sequence[Mapping[str, Any]]) -> None:
     """The project's orphaned-resource warning, object by object (nothing when there are none)."""
     if not orphans:
         return

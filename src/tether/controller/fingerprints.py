@@ -45,7 +45,7 @@ class Fingerprints:
             spec = app.spec
         except (ValueError, KeyError, TypeError):
             return None
-        meta = app.body["metadata"]
+        meta = app.metadata
         cache = self.caches.all().get(spec.destination.cluster)
         return (
             meta.get("generation"),

@@ -291,7 +291,7 @@ class Reconciler:
 
 
 def _uid(app: Application) -> str:
-    return str(app.body["metadata"].get("uid", ""))
+    return str(app.metadata.get("uid", ""))
 
 
 def _cause(key: ResourceKey, culprit: decisions.Culprit | None) -> DriftCause:

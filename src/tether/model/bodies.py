@@ -151,3 +151,4 @@ class ApplicationStatus(TypedDict, total=False):
     history: list[dict[str, Any]]
     observedGeneration: int
     reconciledAt: str
+    orphanedResources: list[ObjectRefBody]

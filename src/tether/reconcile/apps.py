@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from tether import crds
 from tether.cluster.api import MERGE_PATCH, KubeAPI
 from tether.engine.operation import OperationRequest, OperationState
 from tether.engine.tracking import AppRef
 from tether.model.app import AppSpec, parse_spec
+from tether.model.bodies import ApplicationStatus, ObjectMeta
 from tether.model.resources import Body
 
 KIND = "Application"
@@ -46,11 +47,15 @@ class Application:
 
     @property
     def generation(self) -> int:
-        return int(self.body["metadata"].get("generation", 0))
+        return int(self.metadata.get("generation", 0))
 
     @property
-    def status(self) -> Mapping[str, Any]:
-        return self.body.get("status") or {}
+    def status(self) -> ApplicationStatus:
+        return cast(ApplicationStatus, self.body.get("status") or {})
+
+    @property
+    def metadata(self) -> ObjectMeta:
+        return cast(ObjectMeta, self.body["metadata"])
 
     @property
     def operation(self) -> OperationRequest | None:
@@ -70,15 +75,15 @@ class Application:
 
     @property
     def resource_version(self) -> str:
-        return str(self.body["metadata"].get("resourceVersion", ""))
+        return str(self.metadata.get("resourceVersion", ""))
 
     @property
     def annotations(self) -> Mapping[str, str]:
-        return self.body["metadata"].get("annotations") or {}
+        return self.metadata.get("annotations") or {}
 
     @property
     def deleting(self) -> bool:
-        return bool(self.body["metadata"].get("deletionTimestamp"))
+        return bool(self.metadata.get("deletionTimestamp"))
 
 
 class AppStore:

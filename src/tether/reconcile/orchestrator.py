@@ -621,7 +621,7 @@ class Orchestrator:
     async def finish_deletion(self, app: Application, report: Report = ignore) -> list[ResourceKey]:
         """For an app being deleted that holds the resources finalizer: delete the objects it
         owns, then let the app go (remove the finalizer, at the version it was read)."""
-        finalizers = list(app.body["metadata"].get("finalizers") or [])
+        finalizers = list(app.metadata.get("finalizers") or [])
         if not app.deleting or FINALIZER not in finalizers:
             return []
         deleted = await self.delete_owned(app, report)

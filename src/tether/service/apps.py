@@ -330,9 +330,9 @@ async def delete(
     finalizer makes whoever runs the app (its controller) delete them before the app is gone;
     with no controller responsible, and `where` allowing it, this process does that at once."""
     app = await get(rt, name)
-    finalizers = [f for f in app.body["metadata"].get("finalizers") or [] if f != FINALIZER]
+    finalizers = [f for f in app.metadata.get("finalizers") or [] if f != FINALIZER]
     wanted = [*finalizers, FINALIZER] if cascade else finalizers
-    if wanted != list(app.body["metadata"].get("finalizers") or []):
+    if wanted != list(app.metadata.get("finalizers") or []):
         patch = {"metadata": {"finalizers": wanted}}
         app = await rt.store.patch(app.ref, patch, app.resource_version)
     await rt.store.delete(app.ref)

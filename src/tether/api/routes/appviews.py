@@ -6,6 +6,7 @@ values never leave the server, in a diff, a manifest or a live object.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -114,7 +115,7 @@ async def application_resource(
     return answer
 
 
-def _key(resource: dict[str, Any]) -> ResourceKey:
+def _key(resource: Mapping[str, Any]) -> ResourceKey:
     return ResourceKey(
         str(resource.get("group", "")),
         str(resource.get("kind", "")),
