@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 from tether import toolpaths
+from tether.devcluster import tools as devtools
+from tether.render import ToolMissing, helper
+from tether.render import tools as render_tools
+from tether.secrets import sops
 
 PLACES = ("explicit", "tools-bin", "checkout", "path")
 
@@ -126,3 +130,41 @@ def test_tether_finds_its_own_checkout() -> None:
     root = toolpaths.checkout({})
     assert root is not None and toolpaths.is_checkout(root)
     assert Path(toolpaths.__file__).resolve().is_relative_to(root)
+
+
+def test_the_dev_cluster_builds_where_the_search_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TETHER_TOOLS_BIN", str(tmp_path / "bin"))
+    assert devtools.tools_bin() == tmp_path / "bin"
+    monkeypatch.delenv("TETHER_TOOLS_BIN")
+    assert devtools.tools_bin() == devtools.repo_root() / ".tools" / "bin"
+
+
+def test_render_and_sops_use_the_configured_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TETHER_TOOLS_BIN", str(tmp_path / "empty"))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    for program in (toolpaths.HELM, toolpaths.SOPS, toolpaths.RENDER_HELPER):
+        monkeypatch.setenv(program.variable, str(_script(tmp_path / "own", program.executable)))
+    assert render_tools.executable("helm") == str(tmp_path / "own" / "helm")
+    assert sops._sops_binary() == str(tmp_path / "own" / "sops")
+    assert helper._executable() == str(tmp_path / "own" / "tether-render-helper")
+    with pytest.raises(ToolMissing, match=r"^kustomize not found in TETHER_TOOLS_BIN"):
+        render_tools.executable("kustomize")
+
+
+def test_a_wrong_helper_path_fails_renders_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TETHER_RENDER_HELPER", str(tmp_path / "missing-helper"))
+    with pytest.raises(ToolMissing, match=r"TETHER_RENDER_HELPER=.* is not an executable file"):
+        helper.shared()
+
+
+def test_a_missing_sops_is_a_secret_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TETHER_TOOLS_BIN", str(tmp_path / "empty"))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(sops.SecretError, match=r"^sops not found in TETHER_TOOLS_BIN \("):
+        sops._sops_binary()
