@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from tether import toolpaths
 from tether.devcluster.errors import DevClusterError
 
 Progress = Callable[[str, int, int], None]
@@ -30,19 +31,19 @@ Progress = Callable[[str, int, int], None]
 @cache
 def repo_root() -> Path:
     """The source tree holding tools.env (TETHER_REPO overrides, for installed copies)."""
-    if env := os.environ.get("TETHER_REPO"):
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "tools.env").is_file() and (parent / "controlplane").is_dir():
-            return parent
-    raise DevClusterError(
-        "cannot find the tether source tree (tools.env, controlplane/)",
-        "run from a checkout of tether, or set TETHER_REPO to one",
-    )
+    root = toolpaths.checkout(os.environ)
+    if root is None:
+        raise DevClusterError(
+            "cannot find the tether source tree (tools.env, controlplane/)",
+            "run from a checkout of tether, or set TETHER_REPO to one",
+        )
+    return root
 
 
 def tools_bin() -> Path:
-    return Path(os.environ.get("TETHER_TOOLS_BIN") or repo_root() / ".tools" / "bin")
+    """Where the pinned tools are built: the directory tether's own tool search looks in."""
+    directory = toolpaths.tools_directory(os.environ, toolpaths.checkout(os.environ))
+    return repo_root() / toolpaths.CHECKOUT_TOOLS if directory is None else directory.path
 
 
 @cache

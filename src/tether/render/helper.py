@@ -39,8 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tether.devcluster import tools as pinned
-from tether.devcluster.errors import DevClusterError
+from tether import toolpaths
 from tether.render import processes, tools
 from tether.render.errors import (
     OutputTooLarge,
@@ -50,8 +49,9 @@ from tether.render.errors import (
     ToolMissing,
 )
 
-EXECUTABLE = "tether-render-helper"
-SWITCH = "TETHER_RENDER_HELPER"  # "0" makes renders exec `kustomize build` instead
+EXECUTABLE = toolpaths.RENDER_HELPER.executable
+# "0" makes renders exec `kustomize build` instead; a path names the helper to use.
+SWITCH = toolpaths.RENDER_HELPER.variable
 _OFF = frozenset({"0", "false", "no", "off"})
 
 _CHUNK = 256 * 1024
@@ -476,7 +476,8 @@ _shared_lock = threading.Lock()
 
 def shared() -> Pool | None:
     """The process-wide pool; None when renders should exec `kustomize build` instead (the
-    helper is not built, or TETHER_RENDER_HELPER=0)."""
+    helper is not built, or TETHER_RENDER_HELPER=0). ToolMissing when TETHER_RENDER_HELPER
+    names a file that is not a program."""
     global _shared
     if os.environ.get(SWITCH, "").strip().lower() in _OFF:
         return None
@@ -499,11 +500,10 @@ async def aclose_shared() -> None:
 
 
 def _executable() -> str | None:
-    """The built helper in .tools/bin (or TETHER_TOOLS_BIN); never one from PATH."""
+    """The configured helper (TETHER_RENDER_HELPER), else the one in the tools directory (never
+    one from PATH: see tether.toolpaths); ToolMissing if the configured path is no program."""
     try:
-        candidate = pinned.binary(EXECUTABLE)
-    except DevClusterError:  # not run from a checkout and no TETHER_TOOLS_BIN
-        return None
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return str(candidate)
-    return None
+        found = toolpaths.locate(toolpaths.RENDER_HELPER, toolpaths.locations())
+    except toolpaths.ToolNotFound as wrong:
+        raise ToolMissing(str(wrong)) from None
+    return None if found is None else str(found)

@@ -1,7 +1,8 @@
 """Where kustomize and helm come from, and the bare environment they run in.
 
-The binaries are the project's pinned builds in `.tools/bin` (`TETHER_TOOLS_BIN` overrides, which
-is also how tests substitute a fake tool), falling back to PATH. Tools never inherit tether's
+Where the binaries are is configuration, searched by `tether.toolpaths`: `TETHER_KUSTOMIZE` and
+`TETHER_HELM`, else the tools directory (`TETHER_TOOLS_BIN`, which is also how tests substitute a
+fake tool, or a checkout's pinned builds in `.tools/bin`), else PATH. Tools never inherit tether's
 environment: it may hold credentials, and a render needs none. Each run gets a fresh HOME and
 Helm's three home directories inside the render's own temporary directory, an empty PATH (so
 kustomize cannot shell out to git for a remote base) and proxies pointing at a closed port, so
@@ -10,33 +11,24 @@ any network access a tool attempts fails fast instead of fetching what the sandb
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-from tether.devcluster import tools as pinned
-from tether.devcluster.errors import DevClusterError
+from tether import toolpaths
 from tether.render.errors import ToolMissing
 
 _NO_NETWORK = "http://127.0.0.1:9"  # the discard port: connections are refused at once
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 
 
+PROGRAMS = {"kustomize": toolpaths.KUSTOMIZE, "helm": toolpaths.HELM}
+
+
 def executable(name: str) -> str:
-    """Absolute path of the pinned `name` binary, else the one on PATH; ToolMissing if none."""
+    """Absolute path of the `name` binary (kustomize or helm); ToolMissing if there is none."""
     try:
-        candidate: Path | None = pinned.binary(name)
-    except DevClusterError:  # not run from a checkout and no TETHER_TOOLS_BIN
-        candidate = None
-    if candidate is not None and os.access(candidate, os.X_OK) and candidate.is_file():
-        return str(candidate)
-    found = shutil.which(name)
-    if found is None:
-        raise ToolMissing(
-            f"{name} is neither in .tools/bin nor on PATH; "
-            f"build it with `tether dev build --tool {name}`"
-        )
-    return found
+        return str(toolpaths.find(PROGRAMS[name], toolpaths.locations()))
+    except toolpaths.ToolNotFound as missing:
+        raise ToolMissing(str(missing)) from None
 
 
 def environment(workdir: Path) -> dict[str, str]:

@@ -2,9 +2,10 @@
 
 A manifest is SOPS-encrypted when it carries a top-level `sops` map with a `mac`: that is how
 sops marks a file it encrypted in place (values become ENC[...] strings). Decryption runs the
-pinned sops binary over stdin with the keys in its environment only (SOPS_AGE_KEY), in an empty
-HOME, with a time limit; sops' own messages never contain decrypted values, and ours never
-repeat anything but the object's name.
+sops binary (`TETHER_SOPS`, else the tools directory, else PATH: see `tether.toolpaths`) over
+stdin with the keys in its environment only (SOPS_AGE_KEY), in an empty HOME, with a time limit;
+sops' own messages never contain decrypted values, and ours never repeat anything but the
+object's name.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from tether.devcluster import tools
+from tether import toolpaths
 from tether.model.resources import Body, ResourceKey
 
 
@@ -40,10 +41,10 @@ class AgeKeys:
 
 
 def _sops_binary() -> str:
-    found = tools.binary("sops")
-    if not found.exists():
-        raise SecretError("the sops binary is not built (run `tether dev build --tool sops`)")
-    return str(found)
+    try:
+        return str(toolpaths.find(toolpaths.SOPS, toolpaths.locations()))
+    except toolpaths.ToolNotFound as missing:
+        raise SecretError(str(missing)) from None
 
 
 async def decrypt(obj: Body, keys: AgeKeys, timeout: float = 30.0) -> Body:
