@@ -14,6 +14,7 @@ import pytest_asyncio
 from tests.conftest import CLUSTER_NAME
 from tests.support import audit, customkinds
 from tests.support.apps_fixtures import Repo
+from tests.support.gitserver import FileSpec
 from tests.support.waiting import condition, wait_for
 from tests.sync import manifests as m
 from tether.cluster.client import KubeClient
@@ -126,7 +127,7 @@ async def test_replace_true_writes_one_object_whole(
     server-side applied (PATCH), both when created and when changed."""
     repo = make_repo()
 
-    def files(value: str) -> dict[str, str]:
+    def files(value: str) -> dict[str, FileSpec]:
         whole = m.config_map("whole", {"k": value}, annotations={OPTIONS: "Replace=true"})
         return {"app/all.yaml": m.dump(whole, m.config_map("applied", {"k": value}))}
 
