@@ -117,6 +117,35 @@ async def test_apply_out_of_sync_only_false_writes_everything_again(
     assert _writes(namespace, since, "configmaps") == [("patch", "eager-cm")]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="model.app.SyncOptions.parse ignores unknown app-level options: 'Purne=false' "
+    "leaves pruning on and `sync --prune` deletes the object it was meant to protect",
+)
+async def test_an_unknown_app_level_option_prunes_nothing(
+    rt: Runtime, make_repo: Callable[[], Repo], namespace: str, kube: KubeClient
+) -> None:
+    """A typo in spec.syncPolicy.syncOptions (written by kubectl, past tether's own checks)
+    must not prune what its author meant to protect: the sync refuses, naming the option."""
+    repo = make_repo()
+    repo.commit("two", {"app/all.yaml": m.dump(m.config_map("stays"), m.config_map("other"))})
+    await _app(rt, repo, "typo-app", namespace)
+    await _synced(rt, "typo-app")
+    app = await use.get(rt, "typo-app")
+    await rt.store.patch(app.ref, {"spec": {"syncPolicy": {"syncOptions": ["Purne=false"]}}})
+    typoed = await use.get(rt, "typo-app")
+    assert typoed.raw_spec["syncPolicy"]["syncOptions"] == ["Purne=false"]
+    repo.commit("one left", {"app/all.yaml": m.dump(m.config_map("other"))})
+
+    state = await _sync(rt, "typo-app", prune=True)
+
+    assert await kube.get_or_none("v1", "ConfigMap", "stays", namespace) is not None, (
+        "pruned despite the (misspelt) Prune=false"
+    )
+    assert state.phase in (OperationPhase.FAILED, OperationPhase.ERROR), state
+    assert "Purne" in state.message, state.message
+
+
 # ---- per-object options ----------------------------------------------------------------------
 
 
