@@ -1,7 +1,8 @@
-"""`POST /api/v1/applications/{ns}/{name}/terminate` with a real controller: a caller with `sync`
-on the app stops its running operation (the controller ends it Failed, deleting the running
-hook); callers without it are refused (403 if they may see the app, 404 if not), the operation
-runs on, and every attempt is one audit entry with its result."""
+"""`POST /api/v1/applications/{ns}/{name}/terminate`: with a real controller, a caller with
+`sync` on the app stops its running operation (the controller ends it Failed, deleting the
+running hook); callers without it are refused (403 if they may see the app, 404 if not), the
+operation runs on, and every attempt is one audit entry with its result. With no controller, a
+request not started yet is withdrawn."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.support.waiting import wait_for
 from tests.sync import manifests as m
 from tether.audit import queries
 from tether.cluster.client import KubeClient
+from tether.engine.tracking import AppRef
 
 pytestmark = pytest.mark.cluster
 
@@ -88,3 +90,26 @@ async def test_terminate_through_the_api_is_authorized_and_audited(
         ("bob", "denied", "team-a/web-a"),
         ("rita", "denied", "team-a/web-a"),
     ], attempts
+
+
+async def test_terminate_withdraws_a_request_no_controller_started(world: World) -> None:
+    """With no controller running, a sync request waits in `.operation`; a terminate by someone
+    who may not sync leaves it, one by alice withdraws it (200, and nothing runs later)."""
+    api, alice = world.api, world.users["team-a"]
+    reply = await alice.post(api.app_path("web-a", "/sync"), json={})
+    assert reply.status_code == 202, reply.text
+    rt = api.services.runtime
+
+    refused = await world.users["readonly"].post(api.app_path("web-a", "/terminate"))
+
+    assert refused.status_code == 403, refused.text
+    assert (await rt.store.get(AppRef(api.namespace, "web-a"))).operation is not None
+
+    reply = await alice.post(api.app_path("web-a", "/terminate"))
+
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["detail"] == (
+        "the operation requested for web-a was withdrawn before it started"
+    )
+    app = await rt.store.get(AppRef(api.namespace, "web-a"))
+    assert app.operation is None and app.operation_state is None, app.status
