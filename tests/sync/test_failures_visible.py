@@ -30,6 +30,7 @@ from tether.reconcile.apps import Application
 from tether.reconcile.orchestrator import Orchestrator
 from tether.service import apps as use
 from tether.service import operations as ops
+from tether.service.executions import Execution
 from tether.service.runtime import Runtime
 
 pytestmark = pytest.mark.cluster
@@ -225,6 +226,60 @@ async def test_an_exception_in_a_refresh_is_an_internal_error_condition(
     assert stored.status["sync"]["status"] == "Unknown", stored.status["sync"]
     assert "Traceback" not in json.dumps(stored.status), "a traceback reached the status"
     assert condition(stored.body, "Stalled") == "False"  # the next refresh may well work
+
+
+async def _malformed_cluster(rt: Runtime, name: str) -> None:
+    """A cluster Secret whose `config` is not JSON (a hand-edited Secret, say)."""
+    await rt.kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": f"cluster-{name}",
+                "namespace": rt.settings.namespace,
+                "labels": {"tether.dev/secret-type": "cluster"},
+            },
+            "stringData": {"name": name, "server": "https://192.0.2.1:6443", "config": "{oops"},
+        }
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reconcile.orchestrator.Orchestrator.step calls _start outside its try: an exception "
+    "from _begin (here destination() -> ClusterRegistry.client -> json.loads) escapes, the "
+    "request stays in .operation with no operationState, and every later sync is refused",
+)
+async def test_an_exception_while_an_operation_starts_ends_it_with_error(
+    rt: Runtime, make_repo: Callable[[], Repo], namespace: str
+) -> None:
+    """An unforeseen exception before the first step (the destination's client cannot be
+    built) ends the requested operation Error in one line, like one in a step: it is not left
+    requested forever, blocking every later sync."""
+    await _malformed_cluster(rt, "mangled")
+    repo = make_repo()
+    repo.commit("one", {"app/cm.yaml": m.dump(m.config_map("c"))})
+    await use.create(
+        rt,
+        use.CreateOptions(
+            name="remote",
+            repo_url=repo.url,
+            path="app",
+            dest_cluster="mangled",
+            dest_namespace=namespace,
+        ),
+    )
+    ready = _conditions(await use.refresh(rt, "remote"))["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "InternalError"), ready  # refresh: ok
+
+    state = await ops.sync_to_end(rt, "remote", ops.SyncArgs(), lambda _: None)
+
+    assert state.phase is OperationPhase.ERROR, state
+    assert state.message.startswith("internal error: JSONDecodeError"), state.message
+    app = await use.get(rt, "remote")
+    assert app.operation is None, "the request was left in .operation"
+    assert app.operation_state is not None and app.operation_state.id == state.id
+    await ops.sync(rt, "remote", ops.SyncArgs(), Execution.HERE_IF_NO_CONTROLLER)  # not refused
 
 
 # ---- tether app diff -------------------------------------------------------------------------
