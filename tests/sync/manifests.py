@@ -64,19 +64,27 @@ def secret(name: str, values: dict[str, str]) -> dict[str, Any]:
 
 
 def job(
-    name: str, hook: str, fail: bool = False, policy: str = "", wave: int | None = None
+    name: str,
+    hook: str,
+    fail: bool = False,
+    policy: str = "",
+    wave: int | None = None,
+    suspend: bool = False,
 ) -> dict[str, Any]:
+    """A hook Job; `suspend` makes one that never finishes (assessed Suspended, so awaited)."""
     annotations = {"tether.dev/hook": hook}
     if policy:
         annotations["tether.dev/hook-delete-policy"] = policy
     if wave is not None:
         annotations["tether.dev/sync-wave"] = str(wave)
     pod_meta: dict[str, Any] = {"annotations": {"tether.dev/test-exit-code": "1"}} if fail else {}
+    spec: dict[str, Any] = {"suspend": True} if suspend else {}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name, "annotations": annotations},
         "spec": {
+            **spec,
             "backoffLimit": 0,
             "template": {
                 "metadata": pod_meta,
@@ -87,3 +95,9 @@ def job(
             },
         },
     }
+
+
+def in_wave(obj: dict[str, Any], wave: int) -> dict[str, Any]:
+    """`obj` in sync wave `wave`."""
+    obj["metadata"].setdefault("annotations", {})["tether.dev/sync-wave"] = str(wave)
+    return obj
