@@ -38,12 +38,6 @@ async def _sync(rt: Runtime, name: str) -> OperationState:
     return state
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reconcile.targets.build reuses the targets memo (keyed by revisions, sources, "
-    "namespace and server only) after the CRD is installed: the widget stays placed 'as "
-    "written', without a namespace, and every sync fails with '404 page not found'",
-)
 async def test_the_controller_syncs_once_the_crd_is_served(
     rt: Runtime,
     make_repo: Callable[[], Repo],

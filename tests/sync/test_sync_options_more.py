@@ -117,11 +117,6 @@ async def test_apply_out_of_sync_only_false_writes_everything_again(
     assert _writes(namespace, since, "configmaps") == [("patch", "eager-cm")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model.app.SyncOptions.parse ignores unknown app-level options: 'Purne=false' "
-    "leaves pruning on and `sync --prune` deletes the object it was meant to protect",
-)
 async def test_an_unknown_app_level_option_prunes_nothing(
     rt: Runtime, make_repo: Callable[[], Repo], namespace: str, kube: KubeClient
 ) -> None:

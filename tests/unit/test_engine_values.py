@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from tether.engine import conditions, history, inventory, tracking
 from tether.engine.operation import (
     InitiatedBy,
@@ -119,3 +123,37 @@ def test_spec_parsing_defaults_and_durations() -> None:
     assert spec.sync_policy.retry.backoff.duration_seconds == 0.25
     assert spec.sync_policy.retry.backoff.max_duration_seconds == 5400
     assert parse_duration("3m") == 180
+
+
+@pytest.mark.parametrize(
+    ("entries", "says"),
+    [
+        (["Purne=false"], "unknown sync option 'Purne=false'"),
+        (["CreateNamespace=ture"], "CreateNamespace must be true or false"),
+        (["PruneLast"], "unknown sync option 'PruneLast'"),
+    ],
+)
+def test_an_unreadable_app_level_sync_option_is_an_invalid_spec(
+    entries: list[str], says: str
+) -> None:
+    spec = {"source": {"repoURL": "git://x/y.git"}, "syncPolicy": {"syncOptions": entries}}
+    with pytest.raises(ValueError, match=re.escape(says)):
+        parse_spec(spec)
+
+
+def test_app_level_sync_options_read_every_known_name() -> None:
+    options = parse_spec(
+        {
+            "source": {"repoURL": "git://x/y.git"},
+            "syncPolicy": {
+                "syncOptions": [
+                    "CreateNamespace=true",
+                    " PruneLast = TRUE ",
+                    "ApplyOutOfSyncOnly=false",
+                    "Prune=false",
+                ]
+            },
+        }
+    ).sync_policy.options
+    assert options.create_namespace and options.prune_last
+    assert not options.apply_out_of_sync_only and not options.prune

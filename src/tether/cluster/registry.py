@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightkube.config.kubeconfig import KubeConfig
+from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
 from tether.cluster import config as cluster_config
 from tether.cluster.client import KubeClient
@@ -24,8 +25,8 @@ IN_CLUSTER = "in-cluster"
 
 
 class UnknownCluster(LookupError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"destination cluster {name!r} is not registered")
+    def __init__(self, name: str, why: str = "is not registered") -> None:
+        super().__init__(f"destination cluster {name!r} {why}")
         self.name = name
 
 
@@ -86,6 +87,18 @@ def secret_for(name: str, config_dict: Mapping[str, Any], namespace: str) -> dic
     }
 
 
+def _readable(name: str, secret: Mapping[str, Any]) -> cluster_config.ClusterConfig:
+    """The Secret's connection settings; one that cannot be read is as good as absent (the
+    message says what is wrong with it, never what it holds)."""
+    try:
+        return config_from_secret(secret)
+    except (ValueError, KeyError, TypeError, OSError, LightkubeConfigError) as exc:
+        where = f"{secret.get('metadata', {}).get('name', '?')}"
+        raise UnknownCluster(
+            name, f"has an unreadable cluster Secret {where} ({type(exc).__name__})"
+        ) from None
+
+
 class ClusterRegistry:
     """Clients for destination clusters by name, from the management cluster's Secrets."""
 
@@ -118,7 +131,7 @@ class ClusterRegistry:
                 )
                 if secret is None:
                     raise UnknownCluster(name)
-                self._clients[name] = KubeClient(config_from_secret(secret))
+                self._clients[name] = KubeClient(_readable(name, secret))
             return self._clients[name]
 
     async def forget(self, name: str) -> None:

@@ -118,20 +118,31 @@ class SyncOptions:
 
     @classmethod
     def parse(cls, entries: tuple[str, ...] | list[str]) -> SyncOptions:
-        flags = {
-            k.strip(): v.strip().lower() == "true"
-            for k, _, v in (e.partition("=") for e in entries)
-        }
-        return cls(
-            create_namespace=flags.get("CreateNamespace", False),
-            prune_last=flags.get("PruneLast", False),
-            apply_out_of_sync_only=flags.get("ApplyOutOfSyncOnly", True),
-            replace=flags.get("Replace", False),
-            fail_on_shared_resource=flags.get("FailOnSharedResource", False),
-            respect_ignore_differences=flags.get("RespectIgnoreDifferences", False),
-            validate=flags.get("Validate", True),
-            prune=flags.get("Prune", True),
-        )
+        """`Name=true|false` entries; ValueError for an unknown name or a value that is not a
+        bool (a typo like `Purne=false` must not leave pruning on: the spec is refused)."""
+        values: dict[str, bool] = {}
+        for entry in entries:
+            name, sep, value = (part.strip() for part in str(entry).partition("="))
+            field = _SYNC_OPTIONS.get(name)
+            if not sep or field is None:
+                known = ", ".join(_SYNC_OPTIONS)
+                raise ValueError(f"unknown sync option {entry!r} (known: {known})")
+            if value.lower() not in ("true", "false"):
+                raise ValueError(f"sync option {name} must be true or false, got {value!r}")
+            values[field] = value.lower() == "true"
+        return cls(**values)
+
+
+_SYNC_OPTIONS = {
+    "CreateNamespace": "create_namespace",
+    "PruneLast": "prune_last",
+    "ApplyOutOfSyncOnly": "apply_out_of_sync_only",
+    "Replace": "replace",
+    "FailOnSharedResource": "fail_on_shared_resource",
+    "RespectIgnoreDifferences": "respect_ignore_differences",
+    "Validate": "validate",
+    "Prune": "prune",
+}
 
 
 @dataclass(frozen=True)

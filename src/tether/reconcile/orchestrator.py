@@ -304,6 +304,15 @@ class Orchestrator:
         status = statuses.with_conditions(app, status, updates, now)
         return await self.orphans.noted(app, comparison, status, now), comparison, error
 
+    def _unforeseen(self, app: Application, exc: Exception) -> tuple[dict[str, Any], TargetError]:
+        """The status of an app whose comparison failed as nobody foresaw: sync Unknown and a
+        condition (InternalError) saying so in one line."""
+        error = TargetError(Reason.INTERNAL_ERROR, internal_error(exc), stalled=False)
+        now = self.now()
+        fields = statuses.comparison_fields(app, None, error, now)
+        updates = conditions.failed(error.reason, error.message, error.stalled)
+        return statuses.with_conditions(app, fields, updates, now), error
+
     async def refresh(
         self, ref: AppRef, app: Application | None = None, write: bool = True
     ) -> Refreshed:
@@ -315,14 +324,7 @@ class Orchestrator:
             status, comparison, error = await self._compared_status(app, app.operation_state)
         except Exception as exc:  # an unforeseen failure still shows on the app, in one line
             log.exception("refresh failed", app=str(ref))
-            error = TargetError(Reason.INTERNAL_ERROR, internal_error(exc), stalled=False)
-            comparison = None
-            status = statuses.with_conditions(
-                app,
-                statuses.comparison_fields(app, None, error, self.now()),
-                conditions.failed(error.reason, error.message, error.stalled),
-                self.now(),
-            )
+            comparison, (status, error) = None, self._unforeseen(app, exc)
         current = {k: app.status.get(k) for k in status}
         if _meaningful(current) == _meaningful(status):
             return Refreshed(app, comparison, error)
@@ -389,6 +391,10 @@ class Orchestrator:
         except TargetError as exc:
             state = refused(request, exc.message, self.now())
             report(StepEvent(EventKind.FAILED, exc.message))
+        except Exception as exc:  # unforeseen: the request still ends, as an Error, visibly
+            log.exception("an operation failed to start", app=str(app.ref))
+            state = refused(request, internal_error(exc), self.now())
+            report(StepEvent(EventKind.FAILED, state.message))
         if persist and not state.phase.completed:
             answer = await cursor.persist(state)
             if answer.verdict is not Persisted.WRITTEN and answer.state is not None:
@@ -553,9 +559,9 @@ class Orchestrator:
                 )
         try:
             compared, _, _ = await self._compared_status(app, state, owned)
-        except Exception:  # the operation's own result must be written whatever else fails
+        except Exception as exc:  # the operation's own result is written whatever else fails
             log.exception("comparison after the operation failed", app=str(app.ref))
-            compared = {}
+            compared, _ = self._unforeseen(app, exc)
         await cursor.write({**compared, **patch})
 
     async def sync(

@@ -110,6 +110,7 @@ class _Scopes:
 
     def __init__(self, dest: KubeAPI, manifests: Sequence[Body]) -> None:
         self.dest = dest
+        self.unsettled = False  # some object's scope is unknown (its kind is not served yet)
         self.rendered_crds: dict[tuple[str, str], bool] = {
             (c["spec"]["group"], c["spec"]["names"]["kind"]): c["spec"].get("scope") == "Namespaced"
             for c in manifests
@@ -126,6 +127,7 @@ class _Scopes:
             if key in self.rendered_crds:
                 return self.rendered_crds[key]
             if _options(obj).skip_dry_run_on_missing_resource:
+                self.unsettled = True  # placed as written until its kind is served
                 return None
             raise TargetError(
                 Reason.RENDER_FAILED,
@@ -272,9 +274,11 @@ async def build(
     key = (*(str(r) for r in revisions), repr(tuple(sources)), namespace, dest.config.server)
     if memo is not None and memo.key == key and memo.targets is not None:
         return memo.targets
-    built = await _build(app, sources, revisions, git, dest, namespace, keys)
+    built, settled = await _build(app, sources, revisions, git, dest, namespace, keys)
     if memo is not None:
-        memo.key, memo.targets = key, built
+        # Targets placed while a kind was not served yet are not kept: once its CRD appears,
+        # the same commit places the object differently (found by tests/controller).
+        memo.key, memo.targets = (key, built) if settled else ((), None)
     return built
 
 
@@ -286,7 +290,8 @@ async def _build(
     dest: KubeAPI,
     namespace: str,
     keys: KeySource | None,
-) -> Targets:
+) -> tuple[Targets, bool]:
+    """The targets, and whether every object's scope was known (they may be kept)."""
     snapshots = await _snapshots(sources, revisions, git)
     try:
         kube_version, api_versions = await destination_facts(dest)
@@ -305,10 +310,11 @@ async def _build(
     objects = [tracking.with_tracking(m, app) for m in placed if not hooks.is_hook(m)]
     _refuse_duplicates(objects)
     primary = primary_index(sources)
-    return Targets(
+    targets = Targets(
         tuple(sources),
         tuple(revisions),
         snapshots[primary].commit,
         tuple(objects),
         tuple(hook_objects),
     )
+    return targets, not scopes.unsettled
