@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from tether.model import flags
+
 DEFAULT_PROJECT = "default"
 IN_CLUSTER = "in-cluster"
 
@@ -120,17 +122,7 @@ class SyncOptions:
     def parse(cls, entries: tuple[str, ...] | list[str]) -> SyncOptions:
         """`Name=true|false` entries; ValueError for an unknown name or a value that is not a
         bool (a typo like `Purne=false` must not leave pruning on: the spec is refused)."""
-        values: dict[str, bool] = {}
-        for entry in entries:
-            name, sep, value = (part.strip() for part in str(entry).partition("="))
-            field = _SYNC_OPTIONS.get(name)
-            if not sep or field is None:
-                known = ", ".join(_SYNC_OPTIONS)
-                raise ValueError(f"unknown sync option {entry!r} (known: {known})")
-            if value.lower() not in ("true", "false"):
-                raise ValueError(f"sync option {name} must be true or false, got {value!r}")
-            values[field] = value.lower() == "true"
-        return cls(**values)
+        return cls(**flags.parse(entries, _SYNC_OPTIONS, "sync option"))
 
 
 _SYNC_OPTIONS = {

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from tether.model import flags
 from tether.model.resources import ResourceKey, annotations_of
 
 ANNOTATION = "tether.dev/sync-options"
@@ -53,29 +54,13 @@ _NAMES = {
 assert set(_NAMES.values()) == {f.name for f in fields(ResourceOptions)}
 
 
-def _flag(key: ResourceKey, name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered not in ("true", "false"):
-        raise OptionError(f"{key}: {ANNOTATION} {name} must be true or false, got {value!r}")
-    return lowered == "true"
-
-
 def parse(obj: Mapping[str, Any]) -> ResourceOptions:
     """The object's options; OptionError for an unknown option or a value that is not a bool."""
-    raw = annotations_of(obj).get(ANNOTATION, "")
-    values: dict[str, bool] = {}
-    for part in (p.strip() for p in raw.split(",")):
-        if not part:
-            continue
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        if not sep or name not in _NAMES:
-            known = ", ".join(f"{n}=" for n in _NAMES)
-            raise OptionError(
-                f"{ResourceKey.of(obj)}: unknown {ANNOTATION} entry {part!r} (known: {known})"
-            )
-        values[_NAMES[name]] = _flag(ResourceKey.of(obj), name, value)
-    return ResourceOptions(**values)
+    entries = annotations_of(obj).get(ANNOTATION, "").split(",")
+    try:
+        return ResourceOptions(**flags.parse(entries, _NAMES, f"{ANNOTATION} entry"))
+    except ValueError as exc:
+        raise OptionError(f"{ResourceKey.of(obj)}: {exc}") from None
 
 
 def prune_allowed(obj: Mapping[str, Any]) -> bool:
