@@ -145,7 +145,7 @@ class Watch:
 
     key: ResourceKey
     api_version: str
-    fresh: bool = False  # read it from the API server itself, not from a cache (hooks)
+    fresh: bool = False  # read it from the API server itself, not a cache (hooks, a namespace)
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,8 @@ def watched(state: OperationState, plan: Plan | Unplanned) -> tuple[Watch, ...]:
     if isinstance(plan, Unplanned) or plan.refusal or not _working(state):
         return ()
     if not state.group and not state.failing:
-        return (Watch(_namespace_key(plan.namespace), "v1"),) if plan.namespace else ()
+        # Read directly: one GET, rather than a cluster-wide watch of Namespaces for it.
+        return (Watch(_namespace_key(plan.namespace), "v1", fresh=True),) if plan.namespace else ()
     placed = _current(state, plan)
     if placed is None:
         return ()
