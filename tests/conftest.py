@@ -23,7 +23,7 @@ from tether.devcluster import instance, tools
 from tether.devcluster.layout import InstanceLayout
 
 CLUSTER_NAME = os.environ.get("TETHER_TEST_CLUSTER", "pytest")
-pytest_plugins = ["tests.support.apps_fixtures"]
+pytest_plugins = ["tests.support.apps_fixtures", "tests.support.fleet"]
 
 
 @dataclass(frozen=True)
