@@ -97,6 +97,9 @@ class SyncBody(BaseModel):
     dryRun: bool = False
     revision: str = Field(default="", max_length=256)
     resources: list[ResourceSelector] = Field(default_factory=list, max_length=500)
+    ignoreDependencies: bool = Field(
+        default=False, description="Sync although a dependency (spec.dependsOn) is not Ready."
+    )
 
 
 class RollbackBody(BaseModel):
@@ -113,6 +116,25 @@ class OperationAccepted(BaseModel):
         default=None, description="With wait=true: the finished operation."
     )
     finished: bool = False
+
+
+class GraphNode(BaseModel):
+    name: str
+    namespace: str
+    sync: str = ""
+    health: str = ""
+    ready: bool = False
+    message: str = Field(default="", description="Why it is not Ready.")
+
+
+class GraphEdge(BaseModel):
+    source: str = Field(description="namespace/name of the app that depends...")
+    target: str = Field(description="...on this one.")
+
+
+class Graph(BaseModel):
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
 
 
 class Terminated(BaseModel):

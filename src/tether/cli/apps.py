@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +11,14 @@ import typer
 import yaml
 from rich.markup import escape
 from rich.table import Table
+from rich.tree import Tree
 
 from tether.cli import remote
 from tether.cli.common import connection_options, fail, run
 from tether.cli.progress import console, out
 from tether.engine.comparisons import Comparison, diff_summary
 from tether.engine.operation import OperationPhase, OperationState
+from tether.engine.tracking import AppRef
 from tether.reconcile.apps import Application
 from tether.reconcile.events import EventKind, StepEvent
 from tether.service import apps as use
@@ -96,6 +98,9 @@ def create(
     kustomize_image: list[str] = typer.Option([], "--kustomize-image"),
     directory_recurse: bool = typer.Option(False, "--directory-recurse"),
     label: list[str] = typer.Option([], "--label", help="key=value label on the Application."),
+    depends_on: list[str] = typer.Option(
+        [], "--depends-on", help="An Application synced first: NAME or NAMESPACE/NAME (repeatable)."
+    ),
     upsert: bool = typer.Option(False, "--upsert", help="Replace the spec if the app exists."),
 ) -> None:
     """Create an Application (idempotent when the spec is the same)."""
@@ -121,6 +126,7 @@ def create(
         kustomize_images=tuple(kustomize_image),
         directory_recurse=directory_recurse,
         labels=dict(lbl.split("=", 1) for lbl in label),
+        depends_on=tuple(depends_on),
         upsert=upsert,
     )
     created = run(lambda rt: use.create(rt, opts))
@@ -332,10 +338,20 @@ def sync(
         "", "--revision", help="Sync to this revision instead of the spec's."
     ),
     timeout: float = typer.Option(600, "--timeout", help="Seconds to wait for the sync to finish."),
+    ignore_dependencies: bool = typer.Option(
+        False,
+        "--ignore-dependencies",
+        help="Sync although a dependency (spec.dependsOn) is not Ready (recorded).",
+    ),
 ) -> None:
     """Sync an Application, showing waves, hooks and per-object results as they happen."""
     args = ops.SyncArgs(
-        prune=prune, dry_run=dry_run, resources=tuple(resource), revision=revision, timeout=timeout
+        prune=prune,
+        dry_run=dry_run,
+        resources=tuple(resource),
+        revision=revision,
+        timeout=timeout,
+        ignore_dependencies=ignore_dependencies,
     )
     if remote.enabled():
         console.print(f"sync of {name} requested; waiting for the controller to run it")
@@ -400,6 +416,44 @@ def rollback(
     args = ops.SyncArgs(prune=prune, timeout=timeout)
 
     _print_result(run(lambda rt: ops.rollback_to_end(rt, name, entry_id, args, _progress, HERE)))
+
+
+@app.command()
+def tree(name: str) -> None:
+    """The app's dependencies (spec.dependsOn, transitively) and the apps that depend on it."""
+    remote.unsupported("tree")
+    found: use.Graph = run(lambda rt: use.graph(rt, name))
+    root = found.nodes[found.root]
+    top = Tree(_node_label(root), guide_style="dim")
+    _branch(top.add("[dim]depends on[/dim]"), found, found.root, found.dependencies, set())
+    _branch(top.add("[dim]needed by[/dim]"), found, found.root, found.dependents, set())
+    out.print(top)
+
+
+def _node_label(node: use.Node) -> str:
+    if node.app is None:
+        return f"[red]{node.ref}[/red]  does not exist"
+    s = _summary(node.app)
+    ready = (
+        "[green]Ready[/green]"
+        if node.ready
+        else f"[yellow]not Ready[/yellow]: {escape(node.message)}"
+    )
+    return f"[bold]{node.ref}[/bold]  {_badge(s['sync'])} {_badge(s['health'])}  {ready}"
+
+
+def _branch(
+    parent: Tree,
+    graph: use.Graph,
+    ref: AppRef,
+    next_of: Callable[[AppRef], list[AppRef]],
+    seen: set[AppRef],
+) -> None:
+    for child in next_of(ref):
+        if child in seen:
+            parent.add(f"{child} [red](cycle)[/red]")
+            continue
+        _branch(parent.add(_node_label(graph.nodes[child])), graph, child, next_of, seen | {ref})
 
 
 @app.command("terminate-op")

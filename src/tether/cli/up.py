@@ -211,7 +211,7 @@ def summary_lines(running: lifecycle.Running) -> list[str]:
         f"  clusters     {', '.join(f'{env}: {path}' for env, path in kube.items())}",
         f"  controller   {running.controller_url}/metrics   logs: {running.layout.root / 'logs'}",
         "",
-        "Three things to try, in a shell with tether and kubectl (the project's environment):",
+        "Things to try, in a shell with tether and kubectl (the project's environment):",
         f"       source {sys.prefix}/bin/activate && export KUBECONFIG={kube[MANAGEMENT]}",
         "  1. Change a file in Git and push; the controller notices within seconds:",
         f"       git clone {running.repo_url} {clone} && cd {clone}",
@@ -226,4 +226,6 @@ def summary_lines(running: lifecycle.Running) -> list[str]:
         f"       cd {clone} && sed -i 's/1.4.0/1.5.0-rc.2/' {prod}/kustomization.yaml",
         f"       tether app diff api-prod --local {prod}",
         "       git commit -qam 'Promote api 1.5.0-rc.2 to prod' && git push -q",
+        "  4. See what waits for what (spec.dependsOn), and stop a running sync:",
+        "       tether app tree api-prod ; tether app terminate-op api-prod",
     ]

@@ -26,6 +26,9 @@ class AppIndex:
             for ns in namespaces
         }
 
+    def watches(self, namespace: str) -> bool:
+        return namespace in self._reflectors
+
     def lookup(self, ref: AppRef) -> Body | None:
         reflector = self._reflectors.get(ref.namespace)
         return reflector.store.get((ref.namespace, ref.name)) if reflector else None

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from tether.engine.comparisons import Comparison, ResourceState, SyncStatus
+from tether.engine.dependencies import Verdict as DependencyVerdict
 from tether.engine.operation import OperationPhase, OperationState
 from tether.model import times
 from tether.model.app import AppSpec
@@ -41,6 +42,7 @@ class Why(StrEnum):
     SELF_HEAL = "self-heal"
     NEW_REVISION = "new revision"
     SYNC_WINDOW = "sync window"
+    DEPENDENCIES = "dependencies"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Verdict:
     detail: str = ""  # what the reason is about (a revision, a window's name)
     drift: bool = False  # the difference appeared after the revision was synced
     hold: WindowHold | None = None  # a sync window holds the sync back (until it opens)
+    waiting: DependencyVerdict | None = None  # a dependency not Ready holds it back
 
     @property
     def reason(self) -> str:
@@ -106,6 +109,15 @@ def within_windows(verdict: Verdict, hold: WindowHold | None) -> Verdict:
     if not verdict.sync or hold is None:
         return verdict
     return Verdict(False, Why.SYNC_WINDOW, hold.reason, verdict.drift, hold)
+
+
+def after_dependencies(verdict: Verdict, gate: DependencyVerdict) -> Verdict:
+    """A sync the rules allow waits while a dependency is not Ready; a cycle or a missing
+    dependency stops it (the refresh's conditions say so)."""
+    if not verdict.sync or gate.open:
+        return verdict
+    waiting = None if gate.stalled else gate
+    return Verdict(False, Why.DEPENDENCIES, gate.message, verdict.drift, waiting=waiting)
 
 
 def _seconds_since(stamp: str, now: dt.datetime) -> float:

@@ -14,7 +14,10 @@ from tether.controller import webhooks
 from tether.controller.cache import Caches
 from tether.controller.polling import GitPoller
 from tether.controller.reflector import Reflector
+from tether.engine import dependencies
+from tether.engine.tracking import AppRef
 from tether.model.app import Source
+from tether.model.resources import Body
 from tether.reconcile.apps import Application
 from tether.source import refs as source_refs
 from tether.source.repositories import Repositories
@@ -31,6 +34,7 @@ class Fingerprints:
         projects: Reflector,
         namespace: str,  # where Projects live
         configuration: Callable[[], int],  # a number that moves with the runtime configuration
+        apps: Callable[[AppRef], Body | None] = lambda _ref: None,  # other Applications, as known
     ) -> None:
         self.poller = poller
         self.repos = repos
@@ -38,6 +42,7 @@ class Fingerprints:
         self.projects = projects
         self.namespace = namespace
         self.configuration = configuration
+        self.apps = apps
 
     def of(self, app: Application) -> Fingerprint | None:
         """None when there is no way to tell (an invalid spec: always compare)."""
@@ -55,6 +60,7 @@ class Fingerprints:
             cache.app_changes.get(app.ref, 0) if cache is not None else None,
             self.configuration(),
             self._project_version(spec.project),
+            dependencies.fingerprint(app.ref, spec, self.apps) if spec.depends_on else (),
         )
 
     def _project_version(self, name: str) -> str:

@@ -39,6 +39,7 @@ from tether.controller.reconciler import ReconcileOptions, Reconciler
 from tether.controller.reflector import Key, Reflector
 from tether.controller.routing import PushRouter
 from tether.controller.sharding import Sharding, ShardingOptions, bucket_of
+from tether.engine import dependencies
 from tether.engine.operation import OperationState
 from tether.engine.tracking import AppRef
 from tether.model.resources import Body
@@ -148,6 +149,7 @@ class Controller:
             options.config_map,
         )
         self._config_generation = 0
+        self._dependents: dict[AppRef, set[AppRef]] | None = None
         self.memos: dict[AppRef, DiffMemo] = {}
         self.store = AppStore(connections.kube, observe=self.index.observe)
         self.orchestrator = Orchestrator(
@@ -159,6 +161,7 @@ class Controller:
             live_for=self.caches.for_cluster,
             memos=self.memos,
             after_persist=after_persist,
+            apps=self._app_body,
         )
         self.events = EventRecorder(connections.kube, options.identity)
         self.sharding = Sharding(
@@ -179,6 +182,7 @@ class Controller:
             self.projects,
             home,
             lambda: self._config_generation,
+            self.index.lookup,
         )
         self.reconciler = Reconciler(
             self.orchestrator,
@@ -224,8 +228,31 @@ class Controller:
         return self.sharding.owns(str(ref))
 
     def _app_event(self, key: Key, old: Body | None, new: Body | None) -> None:
+        ref = AppRef(*key)
         if _interesting(old, new):
-            self.queue.add(AppRef(*key), debounce=self.options.debounce_seconds)
+            self._dependents = None  # a spec may have changed its dependsOn
+            self.queue.add(ref, debounce=self.options.debounce_seconds)
+        if dependencies.readiness(old)[0] != dependencies.readiness(new)[0]:
+            for dependent in self._dependents_of(ref):  # they may sync now, or must wait
+                self.queue.add(dependent, debounce=self.options.debounce_seconds)
+
+    def _dependents_of(self, ref: AppRef) -> set[AppRef]:
+        """The apps whose dependsOn names `ref` (an index rebuilt after spec changes)."""
+        if self._dependents is None:
+            index: dict[AppRef, set[AppRef]] = {}
+            for app, spec in self.index.specs():
+                for dependency in dependencies.of(app, spec):
+                    index.setdefault(dependency.ref, set()).add(app)
+            self._dependents = index
+        return self._dependents.get(ref, set())
+
+    async def _app_body(self, ref: AppRef) -> Body | None:
+        """An Application as the index holds it; one in a namespace this controller does not
+        watch is read from the API."""
+        if self.index.watches(ref.namespace):
+            return self.index.lookup(ref)
+        found = await self.store.get_or_none(ref)
+        return found.body if found is not None else None
 
     def _tracked_changed(self, app: AppRef, _key: object) -> None:
         self.queue.add(app, debounce=self.options.debounce_seconds)

@@ -36,6 +36,7 @@ from tether.engine.operation import (
 )
 from tether.engine.tracking import AppRef
 from tether.model.resources import Body, ResourceKey
+from tether.reconcile import dependencies
 from tether.reconcile.admission import WindowHold
 from tether.reconcile.apps import REFRESH_ANNOTATION, Application, AppStore
 from tether.reconcile.events import Report, StepEvent
@@ -204,6 +205,9 @@ class Reconciler:
         )
         if verdict.sync:
             verdict = decisions.within_windows(verdict, await self.orchestrator.window_hold(app))
+        if verdict.sync:
+            gate = await self.orchestrator.dependency_verdict(app)
+            verdict = decisions.after_dependencies(verdict, gate)
         if refreshed.comparison is not None and refreshed.comparison.out_of_sync:
             bound.debug(
                 "out of sync",
@@ -215,6 +219,12 @@ class Reconciler:
             causes = self._report_drift(app, refreshed.comparison)
         if verdict.hold is not None:
             return await self._hold(refreshed, verdict.hold)
+        if verdict.waiting is not None:
+            # Not settled either: the dependency's change requeues the app (Controller).
+            reason = dependencies.reason(verdict.waiting)
+            held = self.orchestrator.held(refreshed, verdict.waiting.message, reason)
+            await self.orchestrator.write_refresh(held)
+            return self.resync()
         if not verdict.sync:
             await self.orchestrator.write_refresh(refreshed)
             if verdict.why is decisions.Why.SELF_HEAL_BACKOFF:
@@ -251,7 +261,7 @@ class Reconciler:
     async def _hold(self, refreshed: Refreshed, hold: WindowHold) -> float:
         """A sync window holds the automated sync back: say so in the conditions and come back
         when it opens. The app is not marked settled: nothing else would wake it then."""
-        await self.orchestrator.write_refresh(self.orchestrator.held(refreshed, hold))
+        await self.orchestrator.write_refresh(self.orchestrator.held(refreshed, hold.message))
         if hold.until is None:
             return self.resync()
         return min(max((hold.until - self.clock()).total_seconds(), 1.0), self.resync())

@@ -36,6 +36,9 @@ class Reason(StrEnum):
     CLUSTER_UNAVAILABLE = "ClusterUnavailable"
     PROJECT_DENIED = "ProjectDenied"
     DELETING = "Deleting"
+    DEPENDENCY_NOT_READY = "DependencyNotReady"
+    DEPENDENCY_CYCLE = "DependencyCycle"
+    DEPENDENCY_MISSING = "DependencyMissing"
     INTERNAL_ERROR = "InternalError"  # a failure nobody anticipated: a bug, reported not hidden
     ORPHANED_RESOURCES = "OrphanedResources"
 

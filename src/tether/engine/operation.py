@@ -128,6 +128,7 @@ class SyncRequest:
     sync_options: tuple[str, ...] = ()
     source: Mapping[str, Any] | None = None  # overrides the spec's (rollback)
     sources: tuple[Mapping[str, Any], ...] | None = None
+    ignore_dependencies: bool = False  # a person syncs before the app's dependencies are Ready
 
     def selects(self, key: ResourceKey) -> bool:
         return not self.resources or any(s.matches(key) for s in self.resources)
@@ -164,6 +165,8 @@ class OperationRequest:
             sync["source"] = dict(self.sync.source)
         if self.sync.sources is not None:
             sync["sources"] = [dict(s) for s in self.sync.sources]
+        if self.sync.ignore_dependencies:
+            sync["ignoreDependencies"] = True
         if self.initiated_by.automated:
             return {"sync": sync, "initiatedBy": {"automated": True}}
         return {"sync": sync, "initiatedBy": {"username": self.initiated_by.username}}
@@ -185,6 +188,7 @@ class OperationRequest:
                 sync_options=tuple(sync.get("syncOptions") or ()),
                 source=sync.get("source"),
                 sources=tuple(sources) if sources is not None else None,
+                ignore_dependencies=bool(sync.get("ignoreDependencies", False)),
             ),
             InitiatedBy(by.get("username", ""), bool(by.get("automated", False))),
         )

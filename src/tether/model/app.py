@@ -164,6 +164,15 @@ class IgnoreDifference:
 
 
 @dataclass(frozen=True)
+class DependsOn:
+    """Another Application this one is deployed after (`namespace` "": the app's own)."""
+
+    name: str
+    namespace: str = ""
+    ready_only: bool = True  # False: only the first sync waits for it
+
+
+@dataclass(frozen=True)
 class AppSpec:
     sources: tuple[Source, ...]
     destination: Destination = Destination()
@@ -171,6 +180,7 @@ class AppSpec:
     sync_policy: SyncPolicy = SyncPolicy()
     ignore_differences: tuple[IgnoreDifference, ...] = ()
     revision_history_limit: int = 10
+    depends_on: tuple[DependsOn, ...] = ()
 
     @property
     def rendered_sources(self) -> tuple[Source, ...]:
@@ -287,7 +297,18 @@ def parse_spec(spec: Mapping[str, Any]) -> AppSpec:
         sync_policy=_sync_policy(spec.get("syncPolicy")),
         ignore_differences=tuple(_ignore(i) for i in spec.get("ignoreDifferences") or ()),
         revision_history_limit=int(spec.get("revisionHistoryLimit", 10)),
+        depends_on=tuple(_depends_on(d) for d in spec.get("dependsOn") or ()),
     )
+
+
+def _depends_on(raw: Mapping[str, Any]) -> DependsOn:
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError("every dependsOn entry needs a name")
+    ready_only = raw.get("readyOnly", True)
+    if not isinstance(ready_only, bool):
+        raise ValueError(f"dependsOn {name}: readyOnly must be true or false")
+    return DependsOn(name, str(raw.get("namespace") or ""), ready_only)
 
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}

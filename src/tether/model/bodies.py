@@ -58,6 +58,7 @@ class SyncRequestBody(TypedDict, total=False):
     syncOptions: list[str]
     source: dict[str, Any]
     sources: list[dict[str, Any]]
+    ignoreDependencies: bool
 
 
 class OperationBody(TypedDict, total=False):
@@ -152,3 +153,4 @@ class ApplicationStatus(TypedDict, total=False):
     observedGeneration: int
     reconciledAt: str
     orphanedResources: list[ObjectRefBody]
+    dependencies: list[dict[str, Any]]

@@ -29,6 +29,7 @@ from tether.cluster.registry import ClusterRegistry, UnknownCluster
 from tether.engine import conditions, health, inventory, tracking
 from tether.engine.comparisons import Comparison
 from tether.engine.conditions import Reason
+from tether.engine.dependencies import Gate, Verdict
 from tether.engine.operation import OperationPhase, OperationRequest, OperationState
 from tether.engine.sync import options as resource_options
 from tether.engine.sync import plans
@@ -42,7 +43,7 @@ from tether.model.resources import ResourceKey
 from tether.model.revisions import ResolvedRevision
 from tether.model.targets import primary_index
 from tether.policy.projectspecs import ProjectSpec
-from tether.reconcile import admission, orphans
+from tether.reconcile import admission, dependencies, orphans
 from tether.reconcile import compare as comparing
 from tether.reconcile import status as statuses
 from tether.reconcile import targets as targeting
@@ -185,6 +186,7 @@ class Orchestrator:
         live_for: Callable[[str, KubeAPI], LiveState] | None = None,
         memos: dict[AppRef, DiffMemo] | None = None,
         after_persist: Callable[[OperationState], None] = lambda _s: None,
+        apps: dependencies.Lookup | None = None,
     ) -> None:
         self.store = store
         self.clusters = clusters
@@ -195,11 +197,27 @@ class Orchestrator:
         self.live_for = live_for  # the controller's watch caches; None reads the API directly
         self.memos = memos  # per-app diff memos (a CLI command keeps one for its own run)
         self.after_persist = after_persist  # told after every operation-state write
+        self.apps = apps or self._read_app  # how other Applications are read (dependencies)
         # The controller compares far more often than a CLI: there, listings of orphans are reused.
         self.orphans = orphans.Orphans(projects, self.destination, reuse=live_for is not None)
 
     def now(self) -> str:
         return times.stamp(self.clock())
+
+    async def _read_app(self, ref: AppRef) -> dict[str, Any] | None:
+        found = await self.store.get_or_none(ref)
+        return found.body if found is not None else None
+
+    async def dependency_verdict(self, app: Application) -> Verdict:
+        """What the app's dependencies say about syncing it now (open when it has none, when
+        its spec cannot be read, or when they cannot be looked up: the sync then decides)."""
+        try:
+            return await dependencies.verdict(app, self.apps)
+        except (ValueError, KeyError, TypeError):
+            return Verdict(Gate.OPEN)  # an invalid spec is reported as such
+        except api_errors.ApiError as exc:
+            log.warning("dependencies not looked up", app=str(app.ref), error=str(exc))
+            return Verdict(Gate.OPEN)
 
     def _live(self, spec: AppSpec, dest: KubeAPI) -> LiveState | None:
         return self.live_for(spec.destination.cluster, dest) if self.live_for else None
@@ -300,7 +318,10 @@ class Orchestrator:
             adopted = statuses.adopted_inventory(app, comparison)
             if adopted is not None:
                 status["inventory"] = adopted
-        updates = statuses.conditions_for(app, comparison, operation, error)
+        gate = await self.dependency_verdict(app)
+        status.update(dependencies.status_field(app, gate))
+        stop = error or (dependencies.refusal(gate) if gate.stalled else None)
+        updates = statuses.conditions_for(app, comparison, operation, stop)
         status = statuses.with_conditions(app, status, updates, now)
         return await self.orphans.noted(app, comparison, status, now), comparison, error
 
@@ -348,18 +369,18 @@ class Orchestrator:
             return WindowHold(exc.message, None)
         return admission.window_hold(project, app.ref, spec, self.clock(), manual=False)
 
-    def held(self, refreshed: Refreshed, hold: WindowHold) -> Refreshed:
-        """The refresh with conditions saying a sync window holds the automated sync back
-        (pending only if that changes the status)."""
+    def held(
+        self, refreshed: Refreshed, why: str, reason: Reason = Reason.PROJECT_DENIED
+    ) -> Refreshed:
+        """The refresh with conditions saying the automated sync is held back (a sync window,
+        a dependency not Ready), pending only if that changes the status."""
         app, comparison = refreshed.app, refreshed.comparison
         differ = (
             f"{len(comparison.out_of_sync)} object(s) differ from {comparison.targets.revision}; "
             if comparison is not None
             else ""
         )
-        updates = conditions.reconciling(
-            Reason.PROJECT_DENIED, f"{differ}automated sync held back: {hold.message}"
-        )
+        updates = conditions.reconciling(reason, f"{differ}automated sync held back: {why}")
         status = statuses.with_conditions(app, dict(refreshed.pending or {}), updates, self.now())
         current = {k: app.status.get(k) for k in status}
         changed = _meaningful(current) != _meaningful(status)
@@ -413,6 +434,10 @@ class Orchestrator:
         project = await self._admitted(app, request)
         manual = not request.initiated_by.automated
         admission.refuse_outside_window(project, app.ref, spec, self.clock(), manual)
+        if not request.sync.ignore_dependencies:
+            gate = await self.dependency_verdict(app)
+            if not gate.open:
+                raise dependencies.refusal(gate)
         sources = sources_for(spec, request)
         revisions = await targeting.resolve_revisions(sources, self.git, request.sync.revision)
         primary = str(revisions[primary_index(sources)]) if revisions else ""

@@ -18,7 +18,7 @@ from tether import crds
 from tether.cluster import errors as api_errors
 from tether.cluster.api import KubeAPI
 from tether.cluster.client import KubeClient
-from tether.engine import masking
+from tether.engine import dependencies, masking
 from tether.engine.comparisons import Comparison
 from tether.engine.tracking import AppRef
 from tether.model.app import IN_CLUSTER, parse_spec
@@ -66,6 +66,7 @@ class CreateOptions:
     kustomize_images: tuple[str, ...] = ()
     directory_recurse: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()  # "name" or "namespace/name" of Applications deployed first
     upsert: bool = False
 
 
@@ -111,6 +112,8 @@ def application_manifest(namespace: str, opts: CreateOptions) -> Body:
         policy["syncOptions"] = list(opts.sync_options)
     if policy:
         spec["syncPolicy"] = policy
+    if opts.depends_on:
+        spec["dependsOn"] = [_dependency(d) for d in opts.depends_on]
     metadata: dict[str, Any] = {"name": opts.name, "namespace": namespace}
     if opts.labels:
         metadata["labels"] = dict(opts.labels)
@@ -120,6 +123,11 @@ def application_manifest(namespace: str, opts: CreateOptions) -> Body:
         "metadata": metadata,
         "spec": spec,
     }
+
+
+def _dependency(text: str) -> dict[str, str]:
+    namespace, _, name = text.rpartition("/")
+    return {"name": name, "namespace": namespace} if namespace else {"name": name}
 
 
 async def install(kube: KubeClient, namespace: str, timeout: float = 60.0) -> list[str]:
@@ -348,3 +356,66 @@ async def delete(
 class Deleted:
     objects: list[ResourceKey] = field(default_factory=list)  # deleted by this process
     cascade_by_controller: bool = False  # the app's controller deletes what it deployed
+
+
+# ---- dependencies --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Node:
+    ref: AppRef
+    app: Application | None  # None: a dependency that does not exist
+    ready: bool
+    message: str = ""  # why it is not Ready
+
+
+@dataclass(frozen=True)
+class Graph:
+    """An app's dependencies (transitively) and the apps that depend on it (transitively, among
+    the apps of tether's namespace). `edges` go from an app to what it depends on."""
+
+    root: AppRef
+    nodes: dict[AppRef, Node]
+    edges: tuple[tuple[AppRef, AppRef], ...]
+
+    def dependencies(self, ref: AppRef) -> list[AppRef]:
+        return sorted(b for a, b in self.edges if a == ref)
+
+    def dependents(self, ref: AppRef) -> list[AppRef]:
+        return sorted(a for a, b in self.edges if b == ref)
+
+
+async def graph(rt: Runtime, name: str) -> Graph:
+    root = await get(rt, name)
+    known = {a.ref: a for a in await list_apps(rt)}
+    edges: set[tuple[AppRef, AppRef]] = set()
+    nodes: dict[AppRef, Node] = {}
+
+    async def node(ref: AppRef) -> Node:
+        if ref not in nodes:
+            app = known.get(ref) or await rt.store.get_or_none(ref)
+            ready, why = dependencies.readiness(app.body if app else None)
+            nodes[ref] = Node(ref, app, ready, why)
+        return nodes[ref]
+
+    todo = [root.ref]
+    while todo and len(nodes) < dependencies.MAX_NODES:  # what the root depends on
+        current = await node(todo.pop())
+        for dep in dependencies.edges(current.ref, current.app.body if current.app else None):
+            if (current.ref, dep) not in edges:
+                edges.add((current.ref, dep))
+                todo.append(dep)
+    reverse: dict[AppRef, list[AppRef]] = {}
+    for ref, app in known.items():
+        for dep in dependencies.edges(ref, app.body):
+            reverse.setdefault(dep, []).append(ref)
+    todo = [root.ref]
+    while todo and len(nodes) < dependencies.MAX_NODES:  # what depends on the root
+        target = todo.pop()
+        for dependent in reverse.get(target, []):
+            if (dependent, target) not in edges:
+                edges.add((dependent, target))
+                await node(dependent)
+                todo.append(dependent)
+    await node(root.ref)
+    return Graph(root.ref, nodes, tuple(sorted(edges)))

@@ -48,6 +48,7 @@ class SyncArgs:
     username: str = "cli"
     timeout: float = 600.0
     source: dict[str, Any] | None = None
+    ignore_dependencies: bool = False  # sync before the app's dependencies are Ready
 
 
 def sync_request(args: SyncArgs) -> OperationRequest:
@@ -62,6 +63,7 @@ def sync_request(args: SyncArgs) -> OperationRequest:
             dry_run=args.dry_run,
             resources=selectors,
             source=args.source,
+            ignore_dependencies=args.ignore_dependencies,
         ),
         InitiatedBy(username=args.username),
     )

@@ -108,6 +108,18 @@ async def events(namespace: Namespace, name: Name, who: Who) -> Response:
     return web.render("_events.html", events=list(reversed(found["items"])))
 
 
+@router.get("/applications/{namespace}/{name}/dependencies")
+async def dependency_graph(namespace: Namespace, name: Name, who: Who) -> Response:
+    found = await appviews.application_graph(namespace, name, who.caller)
+    me = f"{namespace}/{name}"
+    nodes = {f"{n['namespace']}/{n['name']}": n for n in found["nodes"]}
+    return web.render(
+        "_dependencies.html",
+        depends_on=[nodes[e["target"]] for e in found["edges"] if e["source"] == me],
+        needed_by=[nodes[e["source"]] for e in found["edges"] if e["target"] == me],
+    )
+
+
 @router.get("/applications/{namespace}/{name}/history")
 async def history(namespace: Namespace, name: Name, who: Who) -> Response:
     app = await app_for(who.caller, namespace, name, Action.GET)

@@ -13,10 +13,18 @@ from fastapi import APIRouter, Depends, Query
 
 from tether.api import kubeevents, trees
 from tether.api.access import Caller, caller
-from tether.api.models import DiffResult, Events, LiveResource, Manifests, Tree
+from tether.api.models import DiffResult, Events, Graph, LiveResource, Manifests, Tree
 from tether.api.problems import not_found
-from tether.api.routes.common import PREFIX, PROBLEMS, Name, Namespace, app_for, shown
-from tether.authz.policies import Action
+from tether.api.routes.common import (
+    PREFIX,
+    PROBLEMS,
+    Name,
+    Namespace,
+    app_for,
+    app_object,
+    shown,
+)
+from tether.authz.policies import Action, Resource
 from tether.engine import masking
 from tether.engine.comparisons import Comparison, ResourceState, diff_summary
 from tether.model.resources import ResourceKey
@@ -86,6 +94,41 @@ async def application_events(namespace: Namespace, name: Name, who: Reader) -> d
     dest = await use.destination(rt, app)
     limit = who.services.settings.events_limit
     return {"items": await kubeevents.for_app(rt.kube, dest, app.body, tree.nodes, limit)}
+
+
+@router.get("/applications/{namespace}/{name}/graph", response_model=Graph)
+async def application_graph(namespace: Namespace, name: Name, who: Reader) -> dict[str, Any]:
+    """The app's dependencies (spec.dependsOn, transitively) and the apps that depend on it,
+    with whether each is Ready; apps the caller may not see are left out."""
+    await app_for(who, namespace, name, Action.GET)
+    found = await use.graph(who.services.runtime, name)
+    shown_refs = {ref for ref, node in found.nodes.items() if _visible(who, node)}
+    return {
+        "nodes": [_node(n) for ref, n in sorted(found.nodes.items()) if ref in shown_refs],
+        "edges": [
+            {"source": str(a), "target": str(b)}
+            for a, b in found.edges
+            if a in shown_refs and b in shown_refs
+        ],
+    }
+
+
+def _visible(who: Caller, node: use.Node) -> bool:
+    if node.app is None:
+        return True  # a name from a visible app's spec; nothing more is told of it
+    return who.may(Resource.APPLICATIONS, Action.GET, app_object(node.app)[1])
+
+
+def _node(node: use.Node) -> dict[str, Any]:
+    status = node.app.status if node.app is not None else {}
+    return {
+        "name": node.ref.name,
+        "namespace": node.ref.namespace,
+        "sync": (status.get("sync") or {}).get("status", ""),
+        "health": (status.get("health") or {}).get("status", ""),
+        "ready": node.ready,
+        "message": node.message,
+    }
 
 
 @router.get("/applications/{namespace}/{name}/resource", response_model=LiveResource)

@@ -75,6 +75,7 @@ async def sync_application(
         resources=tuple(_selector(r) for r in options.resources),
         revision=options.revision,
         username=who.principal.name,
+        ignore_dependencies=options.ignoreDependencies,
     )
     found = await find_app(who, namespace, name)
     action = app_action(Audited.APP_SYNC, found, f"{namespace}/{name}")
