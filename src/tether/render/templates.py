@@ -87,7 +87,7 @@ class _Helper:
                     stdout=subprocess.PIPE,
                     stderr=stderr,
                     cwd=self.scratch,
-                    env=tools.environment(self.scratch),
+                    env=_environment(self.scratch),
                     start_new_session=True,
                 )
         except OSError:
@@ -140,10 +140,19 @@ class _Helper:
 
     def _died(self) -> _Broken:
         status = self.exit_status()
-        tail = processes.stderr_text(self.stderr_tail(), lines=2)
-        if "out of memory" in tail:
+        reason = self._fatal_line() or processes.stderr_text(self.stderr_tail(), lines=2)
+        if "out of memory" in reason:
             return _Broken(FailureKind.CRASHED, "the template helper ran out of memory")
-        return _Broken(FailureKind.CRASHED, f"the template helper died (exit {status}): {tail}")
+        return _Broken(FailureKind.CRASHED, f"the template helper died (exit {status}): {reason}")
+
+    def _fatal_line(self) -> str:
+        """The Go runtime's `fatal error: ...` or `panic: ...` line, which comes first."""
+        with self.stderr_path.open("rb") as f:
+            head = f.read(4096).decode(errors="replace")
+        return next(
+            (ln.strip() for ln in head.splitlines() if ln.startswith(("fatal error:", "panic:"))),
+            "",
+        )
 
     def job_in_progress(self) -> int:
         """The job it was evaluating (-1: none), from the progress file it keeps."""
@@ -277,6 +286,11 @@ class HelperTemplater:
                 if (helper := self._slots.get_nowait()) is not None:
                     self._forget(helper)
                     helper.close()
+
+
+def _environment(scratch: Path) -> dict[str, str]:
+    """The render tools' bare environment; a crash prints its reason, not every goroutine."""
+    return {**tools.environment(scratch), "GOTRACEBACK": "none"}
 
 
 def _close_all(live: set[_Helper], lock: threading.Lock) -> None:
