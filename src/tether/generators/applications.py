@@ -22,6 +22,7 @@ from typing import Any
 from tether.generators import documents, templating
 from tether.generators.elements import Context, Element
 from tether.generators.errors import InvalidSpec
+from tether.generators.params import clone
 from tether.generators.templating import Compiled
 
 API_VERSION = "tether.dev/v1alpha1"
@@ -67,18 +68,23 @@ def render(
         compiled.append(Compiled.of(patch, "templatePatch"))
     pairs = [(e.params, e.where) for e in found]
     filled = templating.render_trees(compiled, pairs, ctx.options, ctx.templater)
+    patches: dict[str, Any] = {}  # rendered patch text -> parsed; sets often render the same
     apps = []
     for element, trees in zip(found, filled, strict=True):
         body = trees[0]
         if patch is not None:
-            body = _patched(body, trees[1], element.where, ctx)
+            body = _patched(body, trees[1], element.where, ctx, patches)
         apps.append(_application(body, element.where))
     return apps
 
 
-def _patched(body: dict[str, Any], text: str, where: str, ctx: Context) -> dict[str, Any]:
+def _patched(
+    body: dict[str, Any], text: str, where: str, ctx: Context, parsed: dict[str, Any]
+) -> dict[str, Any]:
     origin = f"{where}: templatePatch"
-    loaded = documents.load(text, origin, ctx.limits.documents)
+    if text not in parsed:
+        parsed[text] = documents.load(text, origin, ctx.limits.documents) if text.strip() else None
+    loaded = clone(parsed[text])
     if loaded is None:
         return body
     if not isinstance(loaded, dict):

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from tether.generators.errors import TemplateFailed
-from tether.generators.params import Params
+from tether.generators.params import Params, clone
 
 OPTIONS = frozenset(
     {"missingkey=default", "missingkey=invalid", "missingkey=zero", "missingkey=error"}
@@ -88,11 +88,12 @@ class Compiled:
 
     @classmethod
     def of(cls, tree: Any, root: str) -> Compiled:
-        return cls(tree, tuple(_slots(tree, root)))
+        plain = clone(tree)  # dicts and lists only, so filling can test types cheaply
+        return cls(plain, tuple(_slots(plain, root)))
 
     def fill(self, outputs: Iterator[str]) -> Any:
         """A fresh copy of the tree with each templated string replaced by the next output."""
-        return _filled(self.tree, outputs) if self.slots else _copy(self.tree)
+        return _filled(self.tree, outputs) if self.slots else clone(self.tree)
 
 
 def is_templated(text: str) -> bool:
@@ -183,22 +184,15 @@ def _child(path: str, key: str) -> str:
 
 
 def _filled(tree: Any, outputs: Iterator[str]) -> Any:
-    if isinstance(tree, Mapping):
+    kind = type(tree)
+    if kind is dict:
         result: dict[str, Any] = {}
         for key, value in tree.items():
-            new_key = next(outputs) if isinstance(key, str) and is_templated(key) else key
+            new_key = next(outputs) if type(key) is str and "{{" in key else key
             result[new_key] = _filled(value, outputs)
         return result
-    if isinstance(tree, list):
+    if kind is list:
         return [_filled(v, outputs) for v in tree]
-    if isinstance(tree, str) and is_templated(tree):
+    if kind is str and "{{" in tree:
         return next(outputs)
-    return tree
-
-
-def _copy(tree: Any) -> Any:
-    if isinstance(tree, Mapping):
-        return {k: _copy(v) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [_copy(v) for v in tree]
     return tree
