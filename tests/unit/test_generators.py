@@ -282,3 +282,183 @@ def test_normalize_agrees_with_the_helpers(templater: templates.HelperTemplater)
 )
 def test_branch_slugs(branch: str, slug: str) -> None:
     assert names.slug(branch) == slug
+
+
+# --- inputs, limits and spec checks -----------------------------------------------------------
+
+REPO = "https://git.example.com/apps.git"
+
+
+def _app_template(name: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {"project": "default", "destination": {"namespace": "x"}},
+    }
+
+
+def test_needs_lists_what_a_set_reads_without_templates() -> None:
+    spec = {
+        "generators": [
+            {
+                "matrix": {
+                    "generators": [
+                        {"git": {"repoURL": REPO, "revision": "main", "files": [{"path": "a"}]}},
+                        {"git": {"repoURL": "{{ .repo }}", "revision": "main", "files": []}},
+                    ]
+                }
+            },
+            {"pullRequest": {"github": {"owner": "o", "repo": "r"}}},
+            {"clusters": {}},
+        ],
+        "template": _app_template("{{ .name }}"),
+    }
+    assert generators.needs(spec) == generators.Needs(
+        repositories=frozenset({generators.GitRef(REPO, "main")}),
+        forges=frozenset({generators.ForgeRepo("github", "", "o", "r")}),
+        clusters=True,
+    )
+
+
+def test_a_repository_computed_by_a_matrix_sibling_is_asked_for_by_name(
+    templater: templates.HelperTemplater,
+) -> None:
+    spec = {
+        "generators": [
+            {
+                "matrix": {
+                    "generators": [
+                        {"list": {"elements": [{"repo": "https://git.example.com/{{x}}.git"}]}},
+                        {
+                            "git": {
+                                "repoURL": "{{ .repo }}",
+                                "revision": "v1",
+                                "directories": [{"path": "*"}],
+                            }
+                        },
+                    ]
+                }
+            }
+        ],
+        "template": _app_template("{{ .path.basename }}"),
+    }
+    with pytest.raises(generators.MissingInput) as raised:
+        generators.generate(spec, generators.Inputs(), templater)
+    # The list element's own "{{x}}" is data, not a template: only the sibling's fields are.
+    assert raised.value.needed == generators.GitRef("https://git.example.com/{{x}}.git", "v1")
+
+
+def test_a_forge_not_provided_is_asked_for() -> None:
+    spec = {
+        "generators": [{"pullRequest": {"gitea": {"owner": "o", "repo": "r", "api": "https://g"}}}],
+        "template": _app_template("pr-{{ .number }}"),
+    }
+    with pytest.raises(generators.MissingInput) as raised:
+        generators.generate(spec, generators.Inputs(), Recording())
+    assert raised.value.needed == generators.ForgeRepo("gitea", "https://g", "o", "r")
+    assert str(raised.value) == (
+        "spec.generators[0].pullRequest:"
+        " the pull requests of gitea o/r at https://g were not provided"
+    )
+
+
+def test_a_matrix_past_the_limit_is_too_many() -> None:
+    spec = {
+        "generators": [
+            {
+                "matrix": {
+                    "generators": [
+                        {"list": {"elements": [{"a": str(i)} for i in range(3)]}},
+                        {"list": {"elements": [{"b": str(i)} for i in range(3)]}},
+                    ]
+                }
+            }
+        ],
+        "template": _app_template("fixed"),
+    }
+    with pytest.raises(generators.TooMany, match="9 parameter sets, more than 8"):
+        generators.generate(
+            spec, generators.Inputs(), Recording(), limits=generators.Limits(max_elements=8)
+        )
+
+
+@pytest.mark.parametrize(
+    ("generator", "message"),
+    [
+        ({"scmProvider": {}}, "spec.generators[0].scmProvider: this generator is not supported"),
+        (
+            {"list": {"elements": []}, "clusters": {}},
+            "name exactly one generator (found list, clusters)",
+        ),
+        (
+            {
+                "matrix": {
+                    "generators": [
+                        {"matrix": {"generators": [{"merge": {}}, {"list": {}}]}},
+                        {"list": {}},
+                    ]
+                }
+            },
+            "spec.generators[0].matrix.generators[0].matrix.generators[0]: matrix and merge"
+            " generators nest only once",
+        ),
+        (
+            {
+                "matrix": {
+                    "generators": [
+                        {"list": {"elements": [], "template": {"metadata": {}}}},
+                        {"list": {}},
+                    ]
+                }
+            },
+            "spec.generators[0].matrix.generators[0].list.template: a child generator's template is"
+            " not used",
+        ),
+        (
+            {
+                "clusters": {
+                    "selector": {
+                        "matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]
+                    }
+                }
+            },
+            "operator must be one of In, NotIn, Exists, DoesNotExist",
+        ),
+        (
+            {"merge": {"generators": [{"list": {}}, {"list": {}}]}},
+            "mergeKeys: a list of one or more",
+        ),
+        (
+            {"git": {"repoURL": REPO, "revision": "HEAD"}},
+            "set exactly one of directories and files",
+        ),
+        ({"pullRequest": {"gitlab": {"project": "p"}}}, "pullRequest.gitlab: not supported"),
+    ],
+)
+def test_specs_argo_cd_would_refuse_are_refused(generator: dict[str, Any], message: str) -> None:
+    spec = {"generators": [generator], "template": _app_template("x")}
+    with pytest.raises(generators.InvalidSpec) as raised:
+        generators.generate(spec, generators.Inputs(), Recording())
+    assert message in str(raised.value)
+
+
+def test_git_files_keep_timestamps_as_written_and_refuse_scalars(
+    templater: templates.HelperTemplater,
+) -> None:
+    spec = {
+        "generators": [
+            {"git": {"repoURL": REPO, "revision": "HEAD", "files": [{"path": "*.yaml"}]}}
+        ],
+        "template": _app_template("{{ .name }}"),
+        "templatePatch": "metadata: {annotations: {when: '{{ .when }}'}}",
+    }
+    tree = generators.MemoryTree({"a.yaml": b"name: a\nwhen: 2026-01-02T03:04:05Z\n"})
+    inputs = generators.Inputs(repositories={generators.GitRef(REPO, "HEAD"): tree})
+    (app,) = generators.generate(spec, inputs, templater)
+    assert app.annotations == {"when": "2026-01-02T03:04:05Z"}
+    scalar = generators.MemoryTree({"a.yaml": b"just a string\n"})
+    with pytest.raises(generators.InvalidDocument, match=r"file a\.yaml: must hold an object"):
+        generators.generate(
+            spec,
+            generators.Inputs(repositories={generators.GitRef(REPO, "HEAD"): scalar}),
+            templater,
+        )

@@ -18,7 +18,7 @@ parameters go under `p.path` instead.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,19 +46,21 @@ def ref_of(body: Mapping[str, Any], where: str) -> GitRef:
 
 def generate(body: Mapping[str, Any], where: str, ctx: Context) -> list[Element]:
     ref = ref_of(body, where)
-    tree = ctx.inputs.repositories.get(ref)
-    if tree is None:
-        raise MissingInput(f"{where}: no snapshot of {ref} was provided", needed=ref)
     prefix = body.get("pathParamPrefix") or ""
     if not isinstance(prefix, str):
         raise InvalidSpec(f"{where}.pathParamPrefix: must be a string")
     directories, files = body.get("directories"), body.get("files")
     if bool(directories) == bool(files):
         raise InvalidSpec(f"{where}: set exactly one of directories and files")
+    field = "directories" if directories else "files"
+    rules = _rules(directories or files, f"{where}.{field}")
+    tree = ctx.inputs.repositories.get(ref)
+    if tree is None:
+        raise MissingInput(f"{where}: no snapshot of {ref} was provided", needed=ref)
     if directories:
-        sets = _directory_sets(tree, _rules(directories, f"{where}.directories"), prefix)
+        sets = _directory_sets(tree, rules, prefix)
     else:
-        sets = _file_sets(tree, _rules(files, f"{where}.files"), prefix, where, ctx)
+        sets = _file_sets(tree, rules, prefix, where, ctx)
     return with_values(numbered(where, sets, ctx), body.get("values"), where, ctx)
 
 
@@ -73,7 +75,9 @@ def _rules(raw: Any, where: str) -> tuple[PathRule, ...]:
     return tuple(rules)
 
 
-def _selected(paths: Sequence[str], rules: Sequence[PathRule], matches: Any) -> list[str]:
+def _selected(
+    paths: Sequence[str], rules: Sequence[PathRule], matches: Callable[[str, str], bool]
+) -> list[str]:
     includes = [r.pattern for r in rules if not r.exclude]
     excludes = [r.pattern for r in rules if r.exclude]
     return [

@@ -55,10 +55,10 @@ def forge_of(body: Mapping[str, Any], where: str) -> tuple[ForgeRepo, tuple[str,
 
 def generate(body: Mapping[str, Any], where: str, ctx: Context) -> list[Element]:
     forge, labels = forge_of(body, where)
+    filters = _filters(body.get("filters"), f"{where}.filters")
     pulls = ctx.inputs.pull_requests.get(forge)
     if pulls is None:
         raise MissingInput(f"{where}: the pull requests of {forge} were not provided", needed=forge)
-    filters = _filters(body.get("filters"), f"{where}.filters")
     kept = [
         p
         for p in sorted(pulls, key=lambda p: p.number)
