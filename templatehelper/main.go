@@ -15,7 +15,8 @@
 //	{"id": 1, "results": [{"e": "template: metadata.name:1:3: ...", "c": "exec"}]}
 //
 // A job is (template index, params index); templates are parsed once per distinct name, text
-// and options, and kept. The sandbox is shared with the parent: the parent gives the helper a
+// and options, and kept. Jobs run in order and the first failure ends the batch (its result is
+// the last one in the reply). The sandbox is shared with the parent: the parent gives the helper a
 // bare environment, an empty scratch directory, its own process group and a deadline, and kills
 // it on overrun. The helper adds what only it can: no function that reads the environment or
 // the network exists, each output is capped while it is written, functions that allocate in
@@ -217,9 +218,10 @@ func (ev *evaluator) handle(line []byte) reply {
 		}
 		ev.progress.set(i)
 		results[i] = ev.run(req.Templates[job[0]], req.Options, req.Params[job[1]], req.MaxBytes)
-		if results[i].Out != nil {
-			total += len(*results[i].Out)
+		if results[i].Out == nil { // the first failure ends the batch: the caller stops there
+			return reply{ID: req.ID, Results: results[:i+1]}
 		}
+		total += len(*results[i].Out)
 		if req.MaxTotal > 0 && total > req.MaxTotal {
 			results[i] = result{Err: fmt.Sprintf("the batch wrote more than %d bytes", req.MaxTotal), Code: codeTooLarge}
 			return reply{ID: req.ID, Results: results[:i+1]}

@@ -22,7 +22,7 @@ from tether.generators.applications import GeneratedApplication
 from tether.generators.elements import Context, Limits
 from tether.generators.errors import DuplicateName, InvalidSpec, TooMany
 from tether.generators.inputs import ForgeRepo, GitRef, Inputs, Needs
-from tether.generators.params import fill
+from tether.generators.params import clone, fill
 from tether.generators.templating import Templater
 
 
@@ -90,15 +90,7 @@ def _template_for(
     own = kinds.body_of(entry, kind, where).get("template") or {}
     if not isinstance(own, Mapping):
         raise InvalidSpec(f"{where}.{kind}.template: must be a mapping")
-    return fill(_deep_copy(own), base) if own else base
-
-
-def _deep_copy(tree: Any) -> Any:
-    if isinstance(tree, Mapping):
-        return {k: _deep_copy(v) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [_deep_copy(v) for v in tree]
-    return tree
+    return fill(clone(own), base) if own else base
 
 
 def _refuse_duplicates(made: list[GeneratedApplication]) -> None:
