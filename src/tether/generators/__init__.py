@@ -18,11 +18,12 @@ the template field; MissingInput says which repository or forge to fetch before 
 from __future__ import annotations
 
 from tether.generators.applications import GeneratedApplication
-from tether.generators.documents import DocumentLimits, InvalidDocument
+from tether.generators.documents import DocumentLimits
 from tether.generators.elements import Limits
 from tether.generators.errors import (
     DuplicateName,
     GeneratorError,
+    InvalidDocument,
     InvalidSpec,
     MissingInput,
     TemplateFailed,

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from tether.generators.errors import GeneratorError, InvalidSpec
+from tether.generators.errors import InvalidDocument
 
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -31,10 +31,6 @@ _Loader.add_constructor(
     "tag:yaml.org,2002:timestamp",
     lambda loader, node: loader.construct_scalar(node),
 )
-
-
-class InvalidDocument(GeneratorError):
-    """A file or `elementsYaml` is not YAML/JSON of the expected shape, or is too big."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,4 +97,4 @@ def _key(key: Any, origin: str) -> str:
         return "true" if key else "false"
     if isinstance(key, int | float) or key is None:
         return "null" if key is None else str(key)
-    raise InvalidSpec(f"{origin}: a mapping key that is not a scalar")
+    raise InvalidDocument(f"{origin}: a mapping key that is not a scalar")

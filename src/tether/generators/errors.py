@@ -19,6 +19,11 @@ class InvalidSpec(GeneratorError):
     """The spec asks for something Argo CD would refuse, or that tether does not support."""
 
 
+class InvalidDocument(GeneratorError):
+    """A Git file, `elementsYaml` or templatePatch output is not YAML/JSON of the expected shape,
+    or is too big; the message names the file and line, never its text."""
+
+
 class TemplateFailed(GeneratorError):
     """A template did not evaluate: a parse error, a missing key, a bad type, a function error,
     a deadline, an output too large. `kind` is the Failure kind the templater reported."""
