@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # tether's image: one `tether` entry point for the controller, the API server and the CLI, with
-# the pinned kustomize, helm and render helper it renders with and the sops it decrypts SOPS
-# manifests with. Build it anywhere with Docker or Buildah (see the README, "Installing tether
-# into a cluster"):
+# the pinned kustomize, helm and render helper it renders with, the template helper that evaluates
+# ApplicationSet templates, and the sops it decrypts SOPS manifests with. Build it anywhere with
+# Docker or Buildah (see the README, "Installing tether into a cluster"):
 #
 #   docker build -t ghcr.io/tether-dev/tether:$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml) .
 #
@@ -14,17 +14,19 @@ ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.8
 
 FROM ${UV_IMAGE} AS uv
 
-# ---- kustomize, helm, tether-render-helper and sops, at the versions in tools.env -------------
+# ---- kustomize, helm, the render and template helpers and sops, at the versions in tools.env --
 FROM ${GO_IMAGE} AS tools
 WORKDIR /src
 COPY tools.env ./
 COPY renderhelper/ renderhelper/
+COPY templatehelper/ templatehelper/
 ENV CGO_ENABLED=0 GOBIN=/out GOFLAGS=-trimpath
 RUN set -eu; . ./tools.env; \
     go install -ldflags "-s -w" "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"; \
     go install -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"; \
     go install -ldflags "-s -w" "github.com/getsops/sops/v3/cmd/sops@${SOPS_VERSION}"; \
-    bash renderhelper/build.sh /out
+    bash renderhelper/build.sh /out; \
+    bash templatehelper/build.sh /out
 
 # ---- the Python environment: locked dependencies first (cached), then tether itself ----------
 FROM ${PYTHON_IMAGE} AS build
@@ -47,9 +49,11 @@ RUN apt-get update \
  && groupadd --gid 10001 tether \
  && useradd --uid 10001 --gid tether --home-dir /home/tether --create-home --shell /usr/sbin/nologin tether
 COPY --from=build /opt/tether /opt/tether
-COPY --from=tools /out/kustomize /out/helm /out/tether-render-helper /out/sops /opt/tether/tools/
+COPY --from=tools /out/kustomize /out/helm /out/tether-render-helper /out/tether-template-helper \
+     /out/sops /opt/tether/tools/
 # TETHER_TOOLS_BIN: the tools directory tether.toolpaths searches (there is no source tree in the
-# image); TETHER_KUSTOMIZE, TETHER_HELM, TETHER_SOPS and TETHER_RENDER_HELPER override one tool.
+# image); TETHER_KUSTOMIZE, TETHER_HELM, TETHER_SOPS, TETHER_RENDER_HELPER and
+# TETHER_TEMPLATE_HELPER override one tool.
 ENV PATH=/opt/tether/bin:$PATH \
     TETHER_TOOLS_BIN=/opt/tether/tools \
     XDG_CACHE_HOME=/var/cache/tether \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh machine: Debian packages, uv, the Python environment and every
-# Go-built tool (control plane, kwok, kustomize, helm, sops, age) into .tools/bin.
+# Go-built tool (control plane, kwok, kustomize, helm, sops, age, the render and template helpers,
+# Dex) into .tools/bin.
 # Each step is skipped when already done, so a warm run takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,19 +1,20 @@
-"""Where tether finds the programs it runs: kustomize, helm, the render helper and sops.
+"""Where tether finds the programs it runs: kustomize, helm, the render and template helpers, sops.
 
 Tool locations are configuration, not knowledge of how tether was built. An installation puts
 its tools wherever it likes and says so; a checkout finds the pinned builds of `tether dev build`
 without being told. The search for one tool, first match wins:
 
 1. the tool's own variable (`TETHER_KUSTOMIZE`, `TETHER_HELM`, `TETHER_SOPS`,
-   `TETHER_RENDER_HELPER`): that file, and nothing else; a wrong path is an error, not a reason
-   to keep looking;
+   `TETHER_RENDER_HELPER`, `TETHER_TEMPLATE_HELPER`): that file, and nothing else; a wrong path
+   is an error, not a reason to keep looking;
 2. the tools directory: `TETHER_TOOLS_BIN` when set (the image sets it; tests point it at fake
    tools), else the source checkout's `.tools/bin`, found from this file's own location (or
    `TETHER_REPO`). `TETHER_TOOLS_BIN` replaces the checkout's directory rather than preceding it,
    so a test's fake kustomize is never bypassed by the real render helper next to the real one;
 3. PATH (absolute entries only: a tool is never run from the working directory). The render
    helper is never taken from PATH: it speaks a protocol of this tether version and renders fall
-   back to `kustomize build` without it, so a stray copy must not be picked up silently.
+   back to `kustomize build` without it, so a stray copy must not be picked up silently. The
+   template helper is not taken from PATH either: it too speaks this tether version's protocol.
 
 `locations` reads the environment once into a frozen `ToolLocations`; `find` and `locate` search
 it. This module imports nothing from tether, so every layer (and `tether.devcluster`, which
@@ -57,7 +58,10 @@ SOPS = Program("sops", "TETHER_SOPS", "sops")
 RENDER_HELPER = Program(
     "tether-render-helper", "TETHER_RENDER_HELPER", "render-helper", on_path=False
 )
-PROGRAMS = (KUSTOMIZE, HELM, SOPS, RENDER_HELPER)
+TEMPLATE_HELPER = Program(
+    "tether-template-helper", "TETHER_TEMPLATE_HELPER", "template-helper", on_path=False
+)
+PROGRAMS = (KUSTOMIZE, HELM, SOPS, RENDER_HELPER, TEMPLATE_HELPER)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 
 from tether import toolpaths
 from tether.devcluster import tools as devtools
-from tether.render import ToolMissing, helper
+from tether.render import ToolMissing, helper, templates
 from tether.render import tools as render_tools
 from tether.secrets import sops
 
@@ -94,10 +94,11 @@ def test_relative_path_entries_are_never_searched() -> None:
     assert where.path == (Path("/usr/bin"),)
 
 
-def test_the_render_helper_is_never_taken_from_path(tmp_path: Path) -> None:
-    _script(tmp_path / "path", toolpaths.RENDER_HELPER.executable)
+@pytest.mark.parametrize("program", [toolpaths.RENDER_HELPER, toolpaths.TEMPLATE_HELPER])
+def test_the_helpers_are_never_taken_from_path(tmp_path: Path, program: toolpaths.Program) -> None:
+    _script(tmp_path / "path", program.executable)
     env = _environment(tmp_path, set(), {"tools-bin", "path"})
-    assert toolpaths.locate(toolpaths.RENDER_HELPER, toolpaths.locations(env)) is None
+    assert toolpaths.locate(program, toolpaths.locations(env)) is None
 
 
 def test_a_switch_word_is_not_a_path() -> None:
@@ -146,11 +147,17 @@ def test_render_and_sops_use_the_configured_tools(
 ) -> None:
     monkeypatch.setenv("TETHER_TOOLS_BIN", str(tmp_path / "empty"))
     monkeypatch.setenv("PATH", "/nonexistent")
-    for program in (toolpaths.HELM, toolpaths.SOPS, toolpaths.RENDER_HELPER):
+    for program in (
+        toolpaths.HELM,
+        toolpaths.SOPS,
+        toolpaths.RENDER_HELPER,
+        toolpaths.TEMPLATE_HELPER,
+    ):
         monkeypatch.setenv(program.variable, str(_script(tmp_path / "own", program.executable)))
     assert render_tools.executable("helm") == str(tmp_path / "own" / "helm")
     assert sops._sops_binary() == str(tmp_path / "own" / "sops")
     assert helper._executable() == str(tmp_path / "own" / "tether-render-helper")
+    assert templates.locate() == str(tmp_path / "own" / "tether-template-helper")
     with pytest.raises(ToolMissing, match=r"^kustomize not found in TETHER_TOOLS_BIN"):
         render_tools.executable("kustomize")
 
@@ -161,6 +168,16 @@ def test_a_wrong_helper_path_fails_renders_loudly(
     monkeypatch.setenv("TETHER_RENDER_HELPER", str(tmp_path / "missing-helper"))
     with pytest.raises(ToolMissing, match=r"TETHER_RENDER_HELPER=.* is not an executable file"):
         helper.shared()
+
+
+def test_a_missing_template_helper_says_how_to_build_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TETHER_TOOLS_BIN", str(tmp_path / "empty"))
+    monkeypatch.setenv("PATH", str(tmp_path / "path"))
+    _script(tmp_path / "path", toolpaths.TEMPLATE_HELPER.executable)  # never taken from PATH
+    with pytest.raises(ToolMissing, match=r"tether dev build --tool template-helper"):
+        templates.shared()
 
 
 def test_a_missing_sops_is_a_secret_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

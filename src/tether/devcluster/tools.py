@@ -2,10 +2,11 @@
 
 Versions live in one file, `tools.env`, at the repository root. The control plane is built from
 `controlplane/` (Kubernetes' own Go modules), the render helper from `renderhelper/` (kustomize's
-Go library at the pinned kustomize release), Dex (the OIDC provider of the auth tests) from the
-wrapper module `oidc/dex/`; kwok, kustomize, helm, sops and age come from
-`go install PKG@VERSION`. A stamp file beside each binary records what it was built from, so a
-version bump or a change to the wrapper rebuilds exactly what changed, and nothing else.
+Go library at the pinned kustomize release), the template helper from `templatehelper/` (Go's
+text/template with Sprig at the pinned release, for ApplicationSet templates), Dex (the OIDC
+provider of the auth tests) from the wrapper module `oidc/dex/`; kwok, kustomize, helm, sops and
+age come from `go install PKG@VERSION`. A stamp file beside each binary records what it was built
+from, so a version bump or a change to the wrapper rebuilds exactly what changed, and nothing else.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ KUSTOMIZE = Tool(
 )
 # Built from renderhelper/; versioned by the kustomize release whose library it links.
 RENDER_HELPER = Tool("render-helper", ("tether-render-helper",), "KUSTOMIZE_VERSION")
+# Built from templatehelper/; versioned by the Sprig release whose functions templates call.
+TEMPLATE_HELPER = Tool("template-helper", ("tether-template-helper",), "SPRIG_VERSION")
 HELM = Tool("helm", ("helm",), "HELM_VERSION", ("helm.sh/helm/v3/cmd/helm",))
 SOPS = Tool("sops", ("sops",), "SOPS_VERSION", ("github.com/getsops/sops/v3/cmd/sops",))
 AGE = Tool(
@@ -101,7 +104,7 @@ AGE = Tool(
 )
 # Built from oidc/dex/: Dex's go.mod replaces its api/v2 module, so `go install` cannot build it.
 DEX = Tool("dex", ("dex",), "DEX_VERSION")
-ALL_TOOLS = (CONTROLPLANE, KWOK, KUSTOMIZE, RENDER_HELPER, HELM, SOPS, AGE, DEX)
+ALL_TOOLS = (CONTROLPLANE, KWOK, KUSTOMIZE, RENDER_HELPER, TEMPLATE_HELPER, HELM, SOPS, AGE, DEX)
 CLUSTER_TOOLS = (CONTROLPLANE, KWOK)
 
 
@@ -126,6 +129,8 @@ def expected_stamp(tool: Tool) -> str:
         return f"{tool.version} {_source_hash('controlplane', 'cmd/**/*.go')}"
     if tool is RENDER_HELPER:
         return f"{tool.version} {_source_hash('renderhelper', '*.go')}"
+    if tool is TEMPLATE_HELPER:
+        return f"{tool.version} {_source_hash('templatehelper', '*.go')}"
     if tool is DEX:
         return f"{tool.version} {_source_hash('oidc/dex', '*.go')}"
     return f"{tool.version} {' '.join(tool.go_packages)}"
@@ -211,8 +216,8 @@ def build(tool: Tool, progress: Progress) -> None:
         ]
         total = _count_packages(go, workdir, targets, env)
         argv = ["bash", str(workdir / "build.sh"), str(bin_dir)]
-    elif tool is RENDER_HELPER:
-        workdir = repo_root() / "renderhelper"
+    elif tool in (RENDER_HELPER, TEMPLATE_HELPER):
+        workdir = repo_root() / ("renderhelper" if tool is RENDER_HELPER else "templatehelper")
         total = _count_packages(go, workdir, ["."], env)
         argv = ["bash", str(workdir / "build.sh"), str(bin_dir)]
     elif tool is DEX:
