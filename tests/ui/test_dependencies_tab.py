@@ -27,5 +27,7 @@ async def test_the_dependencies_tab_lists_both_directions(
         depends_on, needed_by = tab.split("Needed by")
         assert f"{namespace}/app-0001" in depends_on and "not Ready" in depends_on
         assert "No application depends on this one." in needed_by
+        assert 'id="dependency-graph"' in depends_on
+        assert f'data-app="{namespace}/app-0001"' in depends_on
         other = (await client.get(f"/applications/{namespace}/app-0001/dependencies")).text
         assert f"{namespace}/app-0002" in other.split("Needed by")[1]

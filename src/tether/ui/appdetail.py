@@ -28,7 +28,7 @@ from tether.authz.policies import Action, Resource
 from tether.model.resources import ResourceKey
 from tether.reconcile.apps import Application
 from tether.service import operations as ops
-from tether.ui import links, views, web
+from tether.ui import graphs, links, views, web
 from tether.ui.web import Viewer
 
 router = APIRouter(route_class=web.UIRoute, include_in_schema=False)
@@ -115,6 +115,7 @@ async def dependency_graph(namespace: Namespace, name: Name, who: Who) -> Respon
     nodes = {f"{n['namespace']}/{n['name']}": n for n in found["nodes"]}
     return web.render(
         "_dependencies.html",
+        drawing=graphs.layout(me, nodes, found["edges"]),
         depends_on=[nodes[e["target"]] for e in found["edges"] if e["source"] == me],
         needed_by=[nodes[e["source"]] for e in found["edges"] if e["target"] == me],
     )
